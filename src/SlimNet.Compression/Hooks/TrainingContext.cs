@@ -10,7 +10,7 @@ namespace SlimNet.Compression.Hooks;
 public sealed class TrainingContext
 {
     /// <summary>Creates a context over <paramref name="model"/> trained by <paramref name="optimizer"/>.</summary>
-    public TrainingContext(nn.Module model, optim.Optimizer optimizer, int totalEpochs, long stepsPerEpoch)
+    public TrainingContext(nn.Module model, Optim.ParameterOptimizer optimizer, int totalEpochs, long stepsPerEpoch)
     {
         Model = model;
         Optimizer = optimizer;
@@ -22,7 +22,7 @@ public sealed class TrainingContext
     /// <summary>The network being trained.</summary>
     public nn.Module Model { get; }
     /// <summary>The optimizer stepping the parameters.</summary>
-    public optim.Optimizer Optimizer { get; }
+    public Optim.ParameterOptimizer Optimizer { get; }
     /// <summary>Trainable parameters by their dotted name (for example <c>fc1.weight</c>).</summary>
     public IReadOnlyDictionary<string, TorchSharp.Modules.Parameter> Parameters { get; }
     /// <summary>Number of epochs this run trains.</summary>

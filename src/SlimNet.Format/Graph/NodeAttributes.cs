@@ -22,4 +22,6 @@ public sealed record NodeAttributes
     public bool HasBias { get; init; }
     /// <summary>BatchNorm: the epsilon added to the variance.</summary>
     public float Epsilon { get; init; } = 1e-5f;
+    /// <summary>Optional quantizer of this node's output activations (null: full precision).</summary>
+    public ActivationQuantization? ActivationQuant { get; init; }
 }

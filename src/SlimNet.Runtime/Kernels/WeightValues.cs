@@ -1,0 +1,76 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SlimNet.Runtime.Kernels;
+
+/// <summary>
+/// Where a kernel reads weight values from: plain floats, codebook indices or fixed-point integers. The
+/// kernels decode inside their inner loops (no float copy of the weights); a per-row scale is applied to
+/// the accumulated sum once per output, which is why fixed-point values come back unscaled.
+/// </summary>
+internal unsafe interface IWeightValues
+{
+    /// <summary>Unscaled weight value at flat position <paramref name="k"/>.</summary>
+    float Value(nint k);
+    Vector512<float> Load512(nint k);
+    Vector256<float> Load256(nint k);
+    Vector128<float> Load128(nint k);
+    /// <summary>Factor applied to the dot product of output <paramref name="row"/>.</summary>
+    float RowScale(int row);
+}
+
+/// <summary>Plain float32 weights.</summary>
+internal readonly unsafe struct DenseValues(float* values) : IWeightValues
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float Value(nint k) => values[k];
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector512<float> Load512(nint k) => Vector512.Load(values + k);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector256<float> Load256(nint k) => Vector256.Load(values + k);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector128<float> Load128(nint k) => Vector128.Load(values + k);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float RowScale(int row) => 1f;
+}
+
+/// <summary>Weights stored as byte indices into a float codebook (weight sharing).</summary>
+internal readonly unsafe struct ByteCodebookValues(byte* codes, float* codebook) : IWeightValues
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float Value(nint k) => codebook[codes[k]];
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Load512(nint k) =>
+        Vector512.Create(Avx2.GatherVector256(codebook, Avx2.ConvertToVector256Int32(codes + k), 4),
+            Avx2.GatherVector256(codebook, Avx2.ConvertToVector256Int32(codes + k + 8), 4));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Load256(nint k) => Avx2.GatherVector256(codebook, Avx2.ConvertToVector256Int32(codes + k), 4);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128<float> Load128(nint k) =>
+        Vector128.Create(codebook[codes[k]], codebook[codes[k + 1]], codebook[codes[k + 2]], codebook[codes[k + 3]]);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float RowScale(int row) => 1f;
+}
+
+/// <summary>Weights stored as 16-bit indices into a float codebook (codebooks above 256 entries).</summary>
+internal readonly unsafe struct UInt16CodebookValues(ushort* codes, float* codebook) : IWeightValues
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float Value(nint k) => codebook[codes[k]];
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Load512(nint k) =>
+        Vector512.Create(Avx2.GatherVector256(codebook, Avx2.ConvertToVector256Int32(codes + k), 4),
+            Avx2.GatherVector256(codebook, Avx2.ConvertToVector256Int32(codes + k + 8), 4));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Load256(nint k) => Avx2.GatherVector256(codebook, Avx2.ConvertToVector256Int32(codes + k), 4);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128<float> Load128(nint k) =>
+        Vector128.Create(codebook[codes[k]], codebook[codes[k + 1]], codebook[codes[k + 2]], codebook[codes[k + 3]]);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float RowScale(int row) => 1f;
+}
+
+/// <summary>Weights stored as 16-bit integers q with w = q·scale (one scale, or one per output row).</summary>
+internal readonly unsafe struct FixedPointValues(short* q, float* scales, bool perRow) : IWeightValues
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float Value(nint k) => q[k];
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Load512(nint k) => Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector256.Load(q + k)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Load256(nint k) => Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + k));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128<float> Load128(nint k) => Vector128.Create((float)q[k], q[k + 1], q[k + 2], q[k + 3]);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float RowScale(int row) => perRow ? scales[row] : scales[0];
+}

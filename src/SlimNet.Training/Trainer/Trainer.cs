@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using SlimNet.Compression.Hooks;
+using SlimNet.Compression.Optim;
+using SlimNet.Training.Checkpoints;
+using SlimNet.Training.Data;
+using SlimNet.Training.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SlimNet.Training.Trainer;
+
+/// <summary>Training diverged: the loss became NaN or infinite.</summary>
+public sealed class TrainingDivergedException(string message) : Exception(message);
+
+/// <summary>What a finished training run returns.</summary>
+public sealed record TrainResult(GraphModule Module, IReadOnlyList<EpochRecord> Epochs, double TestAccuracy, Checkpoint Checkpoint);
+
+/// <summary>
+/// The training loop (a session): builds the optimizer, runs epochs of minibatches, calls the compression hooks
+/// at the points DESIGN.md names, evaluates after each epoch, writes a checkpoint atomically after each epoch,
+/// and can resume from one. Deterministic for a seed: weights are initialised from <see cref="TrainerOptions.Seed"/>,
+/// epoch e shuffles with a seed derived from (seed, e).
+/// </summary>
+public sealed class ModelTrainer
+{
+    private readonly ZooModel _model;
+    private readonly TrainerOptions _options;
+    private readonly DataSplits _data;
+    private readonly IReadOnlyList<ITrainingHooks> _hooks;
+    private readonly ITrainingProgress _progress;
+
+    /// <summary>Prepares a run; nothing happens until <see cref="Run"/>.</summary>
+    public ModelTrainer(ZooModel model, TrainerOptions options, DataSplits data, IReadOnlyList<ITrainingHooks>? hooks = null, ITrainingProgress? progress = null)
+    {
+        if (options.Validate() is { } problem) throw new ArgumentException(problem, nameof(options));
+        var shape = model.Graph.InputShape;
+        if (data.Train.Channels != shape[0] || data.Train.Height != shape[1] || data.Train.Width != shape[2])
+            throw new ArgumentException($"model '{model.Name}' expects inputs {string.Join("×", shape)}, data '{data.Name}' has {data.Train.Channels}×{data.Train.Height}×{data.Train.Width}");
+        _model = model;
+        _options = options;
+        _data = data.WithTrainLimit(options.Limit);
+        _hooks = hooks ?? Array.Empty<ITrainingHooks>();
+        _progress = progress ?? SilentProgress.Instance;
+    }
+
+    /// <summary>Sets TorchSharp's thread count once per process (all cores unless SLIMNET_THREADS says otherwise).</summary>
+    public static void ConfigureThreads()
+    {
+        int threads = int.TryParse(Environment.GetEnvironmentVariable("SLIMNET_THREADS"), out var t) && t > 0 ? t : Environment.ProcessorCount;
+        if (torch.get_num_threads() != threads) torch.set_num_threads(threads);
+    }
+
+    /// <summary>Builds the zoo model's module with weights initialised from <paramref name="seed"/>.</summary>
+    public static GraphModule CreateModule(ZooModel model, int seed)
+    {
+        torch.manual_seed(seed);
+        return new GraphModule(model.Graph);
+    }
+
+    /// <summary>
+    /// Trains. With <paramref name="resumeFrom"/>, the model, optimizer state and epoch counter are restored from
+    /// it and training continues to <see cref="TrainerOptions.Epochs"/>. After every epoch a checkpoint goes to
+    /// <paramref name="checkpointPath"/> (when given) and a line to <paramref name="logPath"/> (JSON lines).
+    /// <paramref name="stopAfterEpochs"/> ends the run early after that many epochs in total (the checkpoint can be resumed).
+    /// </summary>
+    public TrainResult Run(string? checkpointPath = null, Checkpoint? resumeFrom = null, string? logPath = null, int? stopAfterEpochs = null)
+    {
+        ConfigureThreads();
+        var module = CreateModule(_model, _options.Seed);
+        using var optimizer = CreateOptimizer(module);
+        int startEpoch = 0;
+        if (resumeFrom is not null)
+        {
+            if (resumeFrom.ModelName != _model.Name)
+                throw new CheckpointException($"checkpoint is of model '{resumeFrom.ModelName}', not '{_model.Name}'");
+            ModelTensors.Restore(module, resumeFrom.Model, "checkpoint");
+            startEpoch = resumeFrom.Header["epochs_done"]?.GetValue<int>() ?? 0;
+            long steps = resumeFrom.Header["step"]?.GetValue<long>() ?? 0;
+            optimizer.LoadState(resumeFrom.Optimizer.Select(a =>
+            {
+                int slash = a.Name.LastIndexOf('/');
+                return (a.Name[..slash], a.Name[(slash + 1)..], torch.tensor(a.Data, a.Shape));
+            }).ToList(), steps);
+        }
+
+        var loader = new DataLoader(_data.Train, _options.BatchSize, shuffle: true, seed: _options.Seed, _data.Normalization,
+            _options.Augment ? CifarAugmentation.Standard : null);
+        var context = new TrainingContext(module, optimizer, _options.Epochs, loader.BatchesPerEpoch) { Step = optimizer.StepCount };
+        foreach (var h in _hooks) h.OnTrainingStart(context);
+
+        var records = new List<EpochRecord>();
+        double testAccuracy = resumeFrom?.Header["test_accuracy"]?.GetValue<double>() ?? double.NaN;
+        Checkpoint? last = resumeFrom;
+        int endEpoch = Math.Min(_options.Epochs, stopAfterEpochs ?? int.MaxValue);
+        for (int epoch = startEpoch; epoch < endEpoch; epoch++)
+        {
+            context.Epoch = epoch;
+            optimizer.LearningRate = _options.LearningRateAt(epoch);
+            module.train();
+            _progress.EpochStarted(epoch, _options.Epochs, loader.BatchesPerEpoch);
+            var clock = Stopwatch.StartNew();
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            foreach (var batch in loader.Batches(epoch))
+            {
+                using var scope = torch.NewDisposeScope();
+                using (batch)
+                {
+                    foreach (var h in _hooks) h.BeforeForward(context);
+                    var logits = module.forward(batch.X);
+                    var loss = nn.functional.cross_entropy(logits, batch.Y);
+                    double lossValue = loss.item<float>();
+                    if (!double.IsFinite(lossValue))
+                        throw new TrainingDivergedException($"training diverged: loss is {lossValue} at epoch {epoch + 1}, step {context.Step + 1} (try a smaller learning rate)");
+                    optimizer.ZeroGrad();
+                    loss.backward();
+                    context.Loss = lossValue;
+                    foreach (var h in _hooks) h.AfterBackward(context);
+                    optimizer.Step();
+                    context.Step++;
+                    foreach (var h in _hooks) h.AfterOptimizerStep(context);
+                    lossSum += lossValue * batch.Count;
+                    correct += logits.argmax(1).eq(batch.Y).sum().item<long>();
+                    seen += batch.Count;
+                    _progress.BatchDone(epoch, batch.Index, lossSum / seen, (double)correct / seen, seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
+                }
+            }
+            double trainSeconds = clock.Elapsed.TotalSeconds;
+            context.EpochLoss = lossSum / Math.Max(seen, 1);
+            foreach (var h in _hooks) h.OnEpochEnd(context);
+            var (testAcc, testLoss) = Evaluator.Evaluate(module, _data.Test, _data.Normalization);
+            testAccuracy = testAcc;
+            var record = new EpochRecord(epoch + 1, optimizer.LearningRate, context.EpochLoss, (double)correct / Math.Max(seen, 1), testAcc, testLoss,
+                trainSeconds, seen / Math.Max(trainSeconds, 1e-9));
+            records.Add(record);
+            last = CreateCheckpoint(module, optimizer, epoch + 1, context.Step, testAcc);
+            if (checkpointPath is not null) last.Save(checkpointPath);
+            if (logPath is not null) AppendLog(logPath, record);
+            _progress.EpochDone(record);
+        }
+        foreach (var h in _hooks) h.OnTrainingEnd(context);
+        last ??= CreateCheckpoint(module, optimizer, startEpoch, context.Step, testAccuracy);
+        return new TrainResult(module, records, testAccuracy, last);
+    }
+
+    private ParameterOptimizer CreateOptimizer(GraphModule module)
+    {
+        var ps = module.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        return _options.Optimizer == "sgd"
+            ? new SgdOptimizer(ps, _options.LearningRate, _options.Momentum, _options.Nesterov, _options.WeightDecay)
+            : new AdamOptimizer(ps, _options.LearningRate, weightDecay: _options.WeightDecay);
+    }
+
+    private Checkpoint CreateCheckpoint(GraphModule module, ParameterOptimizer optimizer, int epochsDone, long step, double testAccuracy)
+    {
+        var header = new JsonObject
+        {
+            ["epochs_done"] = epochsDone,
+            ["step"] = step,
+            ["test_accuracy"] = double.IsNaN(testAccuracy) ? null : testAccuracy,
+            ["data"] = _data.Name,
+            ["options"] = JsonSerializer.SerializeToNode(_options),
+        };
+        return new Checkpoint
+        {
+            ModelName = _model.Name,
+            Header = header,
+            Model = ModelTensors.Capture(module),
+            Optimizer = optimizer.StateTensors().Select(s => ModelTensors.ToArray($"{s.Parameter}/{s.Key}", s.Value)).ToList(),
+        };
+    }
+
+    private static void AppendLog(string path, EpochRecord record)
+    {
+        var line = JsonSerializer.Serialize(new
+        {
+            epoch = record.Epoch,
+            lr = record.LearningRate,
+            train_loss = record.TrainLoss,
+            train_accuracy = record.TrainAccuracy,
+            test_loss = record.TestLoss,
+            test_accuracy = record.TestAccuracy,
+            seconds = record.Seconds,
+            examples_per_second = record.ExamplesPerSecond,
+        });
+        File.AppendAllText(path, line + "\n");
+    }
+}

@@ -202,6 +202,13 @@ public sealed class Pruner : ITrainingHooks, IDisposable
     }
 
     /// <inheritdoc />
+    public void OnTrainingStart(TrainingContext context)
+    {
+        UpdateMasks(context.Step);
+        MaskOptimizerState(context.Optimizer);
+    }
+
+    /// <inheritdoc />
     public void BeforeForward(TrainingContext context)
     {
         UpdateMasks(context.Step);

@@ -167,7 +167,7 @@ public sealed class WeightSharing : ITrainingHooks, IDisposable
             _codes = torch.tensor(CodeValues, dtype: ScalarType.Int64);
             _centroids = torch.tensor(result.Centroids, dtype: ScalarType.Float32);
             using var ones = torch.ones(positions.Length, dtype: ScalarType.Float32);
-            _counts = torch.zeros(result.Centroids.Length, dtype: ScalarType.Float32).index_add_(0, _codes, ones);
+            _counts = torch.zeros(result.Centroids.Length, dtype: ScalarType.Float32).index_add_(0, _codes, ones, 1);
             using var flatMask = torch.zeros(p.numel(), dtype: ScalarType.Float32);
             flatMask.index_fill_(0, _positions, 1f);
             MemberMask = flatMask.reshape(p.shape).to_type(p.dtype);
@@ -193,7 +193,7 @@ public sealed class WeightSharing : ITrainingHooks, IDisposable
         {
             using var flat = p.detach().view(-1);
             using var members = flat.index_select(0, _positions).to_type(ScalarType.Float32);
-            using var sums = torch.zeros_like(_centroids).index_add_(0, _codes, members);
+            using var sums = torch.zeros_like(_centroids).index_add_(0, _codes, members, 1);
             using var occupied = _counts.gt(0);
             using var safeCounts = _counts.clamp_min(1f);
             using var means = sums / safeCounts;
@@ -206,13 +206,13 @@ public sealed class WeightSharing : ITrainingHooks, IDisposable
             using var flat = grad.view(-1);
             using var members = flat.index_select(0, _positions).to_type(ScalarType.Float32);
             _gradientSums?.Dispose();
-            _gradientSums = torch.zeros_like(_centroids).index_add_(0, _codes, members);
+            _gradientSums = torch.zeros_like(_centroids).index_add_(0, _codes, members, 1);
         }
 
         public void StepOnGradientSums(double learningRate)
         {
             if (_gradientSums is null) return;
-            _centroids.sub_(_gradientSums, alpha: learningRate);
+            _centroids.add_(_gradientSums, -learningRate);
             _gradientSums.Dispose();
             _gradientSums = null;
         }

@@ -25,7 +25,8 @@ public sealed class PruningMasks : IDisposable
     public void Set(string parameterName, Tensor mask)
     {
         if (_masks.TryGetValue(parameterName, out var old)) old.Dispose();
-        _masks[parameterName] = mask;
+        // Masks live across steps: keep them out of any per-batch dispose scope of the trainer.
+        _masks[parameterName] = mask.DetachFromDisposeScope();
     }
 
     /// <summary><c>w *= mask</c> for every masked parameter (no autograd).</summary>

@@ -18,7 +18,7 @@ public sealed class TaylorImportance : IDisposable
     {
         foreach (var name in parameterNames)
         {
-            _sums[name] = torch.zeros_like(parameters[name], dtype: ScalarType.Float32).detach();
+            _sums[name] = torch.zeros_like(parameters[name], dtype: ScalarType.Float32).detach().DetachFromDisposeScope();
             _steps[name] = 0;
         }
     }

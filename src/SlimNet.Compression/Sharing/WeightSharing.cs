@@ -163,14 +163,15 @@ public sealed class WeightSharing : ITrainingHooks, IDisposable
             Bits = bits;
             PositionValues = positions;
             CodeValues = Array.ConvertAll(result.Assignments, a => (long)a);
-            _positions = torch.tensor(positions, dtype: ScalarType.Int64);
-            _codes = torch.tensor(CodeValues, dtype: ScalarType.Int64);
-            _centroids = torch.tensor(result.Centroids, dtype: ScalarType.Float32);
+            // These tensors live across steps: keep them out of any per-batch dispose scope of the trainer.
+            _positions = torch.tensor(positions, dtype: ScalarType.Int64).DetachFromDisposeScope();
+            _codes = torch.tensor(CodeValues, dtype: ScalarType.Int64).DetachFromDisposeScope();
+            _centroids = torch.tensor(result.Centroids, dtype: ScalarType.Float32).DetachFromDisposeScope();
             using var ones = torch.ones(positions.Length, dtype: ScalarType.Float32);
-            _counts = torch.zeros(result.Centroids.Length, dtype: ScalarType.Float32).index_add_(0, _codes, ones, 1);
+            _counts = torch.zeros(result.Centroids.Length, dtype: ScalarType.Float32).index_add_(0, _codes, ones, 1).DetachFromDisposeScope();
             using var flatMask = torch.zeros(p.numel(), dtype: ScalarType.Float32);
             flatMask.index_fill_(0, _positions, 1f);
-            MemberMask = flatMask.reshape(p.shape).to_type(p.dtype);
+            MemberMask = flatMask.reshape(p.shape).to_type(p.dtype).DetachFromDisposeScope();
         }
 
         public int Bits { get; }
@@ -206,7 +207,7 @@ public sealed class WeightSharing : ITrainingHooks, IDisposable
             using var flat = grad.view(-1);
             using var members = flat.index_select(0, _positions).to_type(ScalarType.Float32);
             _gradientSums?.Dispose();
-            _gradientSums = torch.zeros_like(_centroids).index_add_(0, _codes, members, 1);
+            _gradientSums = torch.zeros_like(_centroids).index_add_(0, _codes, members, 1).DetachFromDisposeScope();
         }
 
         public void StepOnGradientSums(double learningRate)

@@ -39,7 +39,7 @@ internal struct SeededRandom
             ulong x = NextUInt64() >> 32;
             ulong m = x * b;
             ulong low = m & 0xFFFFFFFFUL;
-            if (low >= (0x1_0000_0000UL % b) || low >= b) return (int)(m >> 32);
+            if (low >= 0x1_0000_0000UL % b) return (int)(m >> 32);
         }
     }
 

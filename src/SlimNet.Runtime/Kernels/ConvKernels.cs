@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace SlimNet.Runtime.Kernels;
 
 /// <summary>
@@ -155,6 +156,7 @@ public static unsafe class ConvKernels
     }
 
     /// <summary>patches[p, (ci·kh + ky)·kw + kx] = x[ci, oy·s − pad + ky, ox·s − pad + kx] (0 outside).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Im2ColPatches(float* x, float* patches, in Geometry g)
     {
         int k = g.PatchSize;
@@ -187,6 +189,7 @@ public static unsafe class ConvKernels
     }
 
     /// <summary>rows[(ci·kh + ky)·kw + kx, p] = x[ci, oy·s − pad + ky, ox·s − pad + kx] (0 outside).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Im2ColRows(float* x, float* rows, in Geometry g)
     {
         int p = g.Pixels;

@@ -105,6 +105,7 @@ public static unsafe class DenseKernels
     }
 
     /// <summary>The reference path: one plain dot product per output.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Scalar<TW>(TW w, float* x, float* bias, float* y, int batch, int inFeatures, int outFeatures)
         where TW : struct, IWeightValues
     {
@@ -118,6 +119,7 @@ public static unsafe class DenseKernels
             }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Vectorized<TVec, TOps, TW>(TW w, float* x, float* bias, float* y, int batch, int n, int m)
         where TVec : struct where TOps : struct, IVectorOps<TVec> where TW : struct, IWeightValues
     {
@@ -159,6 +161,7 @@ public static unsafe class DenseKernels
         return TOps.Sum(TOps.Add(a0, a1));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1x4<TVec, TOps, TW>(in TW w, float* x, float* bias, float* y, int n, int o)
         where TVec : struct where TOps : struct, IVectorOps<TVec> where TW : struct, IWeightValues
     {
@@ -185,6 +188,7 @@ public static unsafe class DenseKernels
         Finish(w, bias, y, o, TOps.Sum(a0), TOps.Sum(a1), TOps.Sum(a2), TOps.Sum(a3));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x4<TVec, TOps, TW>(in TW w, float* x, float* bias, float* y, int n, int m, int o)
         where TVec : struct where TOps : struct, IVectorOps<TVec> where TW : struct, IWeightValues
     {

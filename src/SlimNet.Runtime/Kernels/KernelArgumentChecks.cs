@@ -42,14 +42,16 @@ internal static class KernelArgumentChecks
     public static void Codes(ReadOnlySpan<byte> codes, int codebookLength)
     {
         if (codebookLength == 0) throw new ArgumentException("codebook is empty", "codebook");
-        if (codebookLength < 256 && codes.IndexOfAnyInRange((byte)codebookLength, byte.MaxValue) is int at and >= 0)
+        if (codebookLength < 256 && !codes.IsEmpty && System.Numerics.Tensors.TensorPrimitives.Max(codes) >= codebookLength
+            && codes.IndexOfAnyInRange((byte)codebookLength, byte.MaxValue) is int at and >= 0)
             throw new ArgumentException($"code {codes[at]} at {at} is outside the codebook of {codebookLength} entries", "codes");
     }
 
     public static void Codes(ReadOnlySpan<ushort> codes, int codebookLength)
     {
         if (codebookLength == 0) throw new ArgumentException("codebook is empty", "codebook");
-        if (codebookLength < 65536 && codes.IndexOfAnyInRange((ushort)codebookLength, ushort.MaxValue) is int at and >= 0)
+        if (codebookLength < 65536 && !codes.IsEmpty && System.Numerics.Tensors.TensorPrimitives.Max(codes) >= codebookLength
+            && codes.IndexOfAnyInRange((ushort)codebookLength, ushort.MaxValue) is int at and >= 0)
             throw new ArgumentException($"code {codes[at]} at {at} is outside the codebook of {codebookLength} entries", "codes");
     }
 
@@ -64,9 +66,13 @@ internal static class KernelArgumentChecks
         int nnz = rowPtr[rows];
         AtLeast(colIdx.Length, nnz, nameof(colIdx));
         AtLeast(valueCount, nnz, "values");
-        int bad = colIdx[..nnz].IndexOfAnyExceptInRange(0, columns - 1);
-        if (bad >= 0)
+        // One vectorized pass: a negative index is a huge unsigned one, so the unsigned maximum covers both ends.
+        var indices = System.Runtime.InteropServices.MemoryMarshal.Cast<int, uint>(colIdx[..nnz]);
+        if (nnz > 0 && System.Numerics.Tensors.TensorPrimitives.Max(indices) >= (uint)columns)
+        {
+            int bad = colIdx[..nnz].IndexOfAnyExceptInRange(0, columns - 1);
             throw new ArgumentException($"colIdx[{bad}] = {colIdx[bad]} is outside [0, {columns})", nameof(colIdx));
+        }
         return nnz;
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace SlimNet.Runtime.Kernels;
 
@@ -131,6 +132,7 @@ public static unsafe class SparseKernels
     }
 
     /// <summary>The reference path.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Scalar<TW>(TW w, int* rowPtr, int* colIdx, float* x, float* bias, float* y, int batch, int inFeatures, int outFeatures)
         where TW : struct, IWeightValues
     {
@@ -146,11 +148,18 @@ public static unsafe class SparseKernels
         }
     }
 
+    /// <summary>
+    /// Whether batch-1 rows use vector gathers. Off: on the AMD Zen cores this was tuned on, .NET's AVX2
+    /// gathers (there is no 512-bit gather API) are slower per element than eight interleaved scalar sums
+    /// (measured 6.8 µs vs 5.8 µs for 18.8k non-zeros); Intel cores with fast gathers may prefer them.
+    /// </summary>
+    internal static bool UseGathers;
+
     /// <summary>One input row (batch 1): y[o] for all o.</summary>
     internal static void Rows<TW>(TW w, int* rowPtr, int* colIdx, float* x, float* bias, float* y, int rows, SimdLevel level)
         where TW : struct, IWeightValues
     {
-        switch (level)
+        switch (UseGathers ? level : SimdLevel.Scalar)
         {
             case SimdLevel.Vector512:
                 RowsGather<Vector512<float>, Vector512Ops, TW>(w, rowPtr, colIdx, x, bias, y, rows);
@@ -164,52 +173,69 @@ public static unsafe class SparseKernels
         }
     }
 
-    private static void RowsGather<TVec, TOps, TW>(TW w, int* rowPtr, int* colIdx, float* x, float* bias, float* y, int rows)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void RowsGather<TVec, TOps, TW>(TW w, int* rowPtr, int* colIdx, float* x, float* bias, float* y, int rows)
         where TVec : struct where TOps : struct, IVectorOps<TVec> where TW : struct, IWeightValues
     {
         int c = TOps.Count;
         for (int o = 0; o < rows; o++)
         {
-            int k = rowPtr[o], end = rowPtr[o + 1];
-            TVec a0 = TOps.Zero, a1 = TOps.Zero;
-            for (; k + 2 * c <= end; k += 2 * c)
+            int start = rowPtr[o], k = start, end = rowPtr[o + 1];
+            float sum;
+            if (end - start < c)
             {
-                a0 = TOps.MultiplyAdd(TOps.Gather(x, colIdx + k), TOps.LoadWeights(w, k), a0);
-                a1 = TOps.MultiplyAdd(TOps.Gather(x, colIdx + k + c), TOps.LoadWeights(w, k + c), a1);
+                sum = 0;
+                for (; k < end; k++) sum += w.Value(k) * x[colIdx[k]];
             }
-            if (k + c <= end)
+            else
             {
-                a0 = TOps.MultiplyAdd(TOps.Gather(x, colIdx + k), TOps.LoadWeights(w, k), a0);
-                k += c;
+                // Gathers have long latency but are independent, so four sums keep several in flight.
+                TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
+                for (; k + 4 * c <= end; k += 4 * c)
+                {
+                    a0 = TOps.MultiplyAdd(TOps.Gather(x, colIdx + k), TOps.LoadWeights(w, k), a0);
+                    a1 = TOps.MultiplyAdd(TOps.Gather(x, colIdx + k + c), TOps.LoadWeights(w, k + c), a1);
+                    a2 = TOps.MultiplyAdd(TOps.Gather(x, colIdx + k + 2 * c), TOps.LoadWeights(w, k + 2 * c), a2);
+                    a3 = TOps.MultiplyAdd(TOps.Gather(x, colIdx + k + 3 * c), TOps.LoadWeights(w, k + 3 * c), a3);
+                }
+                for (; k + c <= end; k += c)
+                    a0 = TOps.MultiplyAdd(TOps.Gather(x, colIdx + k), TOps.LoadWeights(w, k), a0);
+                if (k < end)
+                {
+                    // The row has at least one full vector, so the tail is the row's last vector with the
+                    // lanes already summed masked off: its indices stay inside the row.
+                    TVec mask = TOps.TailMask(end - k);
+                    k = end - c;
+                    a1 = TOps.Add(a1, TOps.And(TOps.Multiply(TOps.Gather(x, colIdx + k), TOps.LoadWeights(w, k)), mask));
+                }
+                sum = TOps.Sum(TOps.Add(TOps.Add(a0, a1), TOps.Add(a2, a3)));
             }
-            float s0 = TOps.Sum(TOps.Add(a0, a1)), s1 = 0;
-            for (; k + 1 < end; k += 2)
-            {
-                s0 += w.Value(k) * x[colIdx[k]];
-                s1 += w.Value(k + 1) * x[colIdx[k + 1]];
-            }
-            if (k < end) s0 += w.Value(k) * x[colIdx[k]];
-            y[o] = (s0 + s1) * w.RowScale(o) + (bias == null ? 0f : bias[o]);
+            y[o] = sum * w.RowScale(o) + (bias == null ? 0f : bias[o]);
         }
     }
 
-    /// <summary>Scalar loads with four independent sums (for machines without gathers, and to compare with them).</summary>
+    /// <summary>Scalar loads with eight independent sums (for machines without gathers, and to compare with them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void RowsUnrolled<TW>(TW w, int* rowPtr, int* colIdx, float* x, float* bias, float* y, int rows)
         where TW : struct, IWeightValues
     {
         for (int o = 0; o < rows; o++)
         {
             int k = rowPtr[o], end = rowPtr[o + 1];
-            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            for (; k + 4 <= end; k += 4)
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+            for (; k + 8 <= end; k += 8)
             {
                 s0 += w.Value(k) * x[colIdx[k]];
                 s1 += w.Value(k + 1) * x[colIdx[k + 1]];
                 s2 += w.Value(k + 2) * x[colIdx[k + 2]];
                 s3 += w.Value(k + 3) * x[colIdx[k + 3]];
+                s4 += w.Value(k + 4) * x[colIdx[k + 4]];
+                s5 += w.Value(k + 5) * x[colIdx[k + 5]];
+                s6 += w.Value(k + 6) * x[colIdx[k + 6]];
+                s7 += w.Value(k + 7) * x[colIdx[k + 7]];
             }
             for (; k < end; k++) s0 += w.Value(k) * x[colIdx[k]];
-            y[o] = (s0 + s1 + (s2 + s3)) * w.RowScale(o) + (bias == null ? 0f : bias[o]);
+            y[o] = ((s0 + s1) + (s2 + s3) + ((s4 + s5) + (s6 + s7))) * w.RowScale(o) + (bias == null ? 0f : bias[o]);
         }
     }
 
@@ -238,6 +264,7 @@ public static unsafe class SparseKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transposed<TVec, TOps, TW>(TW w, int* rowPtr, int* colIdx, float* xT, nint ldx, int cols, float* yT, nint ldy,
         float* bias, int rows)
         where TVec : struct where TOps : struct, IVectorOps<TVec> where TW : struct, IWeightValues
@@ -246,8 +273,25 @@ public static unsafe class SparseKernels
         for (; col + 4 * c <= cols; col += 4 * c)
             for (int o = 0; o < rows; o++)
             {
+                // Two non-zeros per step into separate sums: one FMA chain per sum would otherwise wait on
+                // the FMA latency at every non-zero.
                 TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
-                for (int k = rowPtr[o], end = rowPtr[o + 1]; k < end; k++)
+                TVec b0 = TOps.Zero, b1 = TOps.Zero, b2 = TOps.Zero, b3 = TOps.Zero;
+                int k = rowPtr[o], end = rowPtr[o + 1];
+                for (; k + 1 < end; k += 2)
+                {
+                    TVec v = TOps.Broadcast(w.Value(k)), u = TOps.Broadcast(w.Value(k + 1));
+                    float* p = xT + colIdx[k] * ldx + col, p2 = xT + colIdx[k + 1] * ldx + col;
+                    a0 = TOps.MultiplyAdd(TOps.Load(p), v, a0);
+                    a1 = TOps.MultiplyAdd(TOps.Load(p + c), v, a1);
+                    a2 = TOps.MultiplyAdd(TOps.Load(p + 2 * c), v, a2);
+                    a3 = TOps.MultiplyAdd(TOps.Load(p + 3 * c), v, a3);
+                    b0 = TOps.MultiplyAdd(TOps.Load(p2), u, b0);
+                    b1 = TOps.MultiplyAdd(TOps.Load(p2 + c), u, b1);
+                    b2 = TOps.MultiplyAdd(TOps.Load(p2 + 2 * c), u, b2);
+                    b3 = TOps.MultiplyAdd(TOps.Load(p2 + 3 * c), u, b3);
+                }
+                if (k < end)
                 {
                     TVec v = TOps.Broadcast(w.Value(k));
                     float* p = xT + colIdx[k] * ldx + col;
@@ -256,6 +300,7 @@ public static unsafe class SparseKernels
                     a2 = TOps.MultiplyAdd(TOps.Load(p + 2 * c), v, a2);
                     a3 = TOps.MultiplyAdd(TOps.Load(p + 3 * c), v, a3);
                 }
+                a0 = TOps.Add(a0, b0); a1 = TOps.Add(a1, b1); a2 = TOps.Add(a2, b2); a3 = TOps.Add(a3, b3);
                 TVec scale = TOps.Broadcast(w.RowScale(o)), shift = TOps.Broadcast(bias == null ? 0f : bias[o]);
                 float* q = yT + o * ldy + col;
                 TOps.Store(TOps.MultiplyAdd(a0, scale, shift), q);
@@ -266,20 +311,23 @@ public static unsafe class SparseKernels
         for (; col + c <= cols; col += c)
             for (int o = 0; o < rows; o++)
             {
-                TVec a0 = TOps.Zero, a1 = TOps.Zero;
+                TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
                 int k = rowPtr[o], end = rowPtr[o + 1];
-                for (; k + 1 < end; k += 2)
+                for (; k + 3 < end; k += 4)
                 {
                     a0 = TOps.MultiplyAdd(TOps.Load(xT + colIdx[k] * ldx + col), TOps.Broadcast(w.Value(k)), a0);
                     a1 = TOps.MultiplyAdd(TOps.Load(xT + colIdx[k + 1] * ldx + col), TOps.Broadcast(w.Value(k + 1)), a1);
+                    a2 = TOps.MultiplyAdd(TOps.Load(xT + colIdx[k + 2] * ldx + col), TOps.Broadcast(w.Value(k + 2)), a2);
+                    a3 = TOps.MultiplyAdd(TOps.Load(xT + colIdx[k + 3] * ldx + col), TOps.Broadcast(w.Value(k + 3)), a3);
                 }
-                if (k < end) a0 = TOps.MultiplyAdd(TOps.Load(xT + colIdx[k] * ldx + col), TOps.Broadcast(w.Value(k)), a0);
-                TOps.Store(TOps.MultiplyAdd(TOps.Add(a0, a1), TOps.Broadcast(w.RowScale(o)), TOps.Broadcast(bias == null ? 0f : bias[o])),
-                    yT + o * ldy + col);
+                for (; k < end; k++) a0 = TOps.MultiplyAdd(TOps.Load(xT + colIdx[k] * ldx + col), TOps.Broadcast(w.Value(k)), a0);
+                TOps.Store(TOps.MultiplyAdd(TOps.Add(TOps.Add(a0, a1), TOps.Add(a2, a3)), TOps.Broadcast(w.RowScale(o)),
+                    TOps.Broadcast(bias == null ? 0f : bias[o])), yT + o * ldy + col);
             }
         if (col < cols) TransposedScalar(w, rowPtr, colIdx, xT, ldx, col, cols, yT, ldy, bias, rows);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransposedScalar<TW>(TW w, int* rowPtr, int* colIdx, float* xT, nint ldx, int fromCol, int cols, float* yT, nint ldy,
         float* bias, int rows)
         where TW : struct, IWeightValues
@@ -293,21 +341,47 @@ public static unsafe class SparseKernels
             }
     }
 
-    /// <summary>dst[c, r] = src[r, c] for a [rows, cols] source, in cache-sized blocks.</summary>
+    /// <summary>dst[c, r] = src[r, c] for a [rows, cols] source: 8×8 register transposes where AVX is available, scalar edges.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Transpose(float* src, float* dst, int rows, int cols)
     {
-        const int Block = 16;
-        for (int r0 = 0; r0 < rows; r0 += Block)
+        int r8 = 0, c8 = 0;
+        if (Avx.IsSupported)
         {
-            int r1 = Math.Min(r0 + Block, rows);
-            for (int c0 = 0; c0 < cols; c0 += Block)
-            {
-                int c1 = Math.Min(c0 + Block, cols);
-                for (int r = r0; r < r1; r++)
-                    for (int c = c0; c < c1; c++)
-                        dst[(nint)c * rows + r] = src[(nint)r * cols + c];
-            }
+            r8 = rows & ~7;
+            c8 = cols & ~7;
+            for (int r = 0; r < r8; r += 8)
+                for (int c = 0; c < c8; c += 8)
+                    Transpose8x8(src + (nint)r * cols + c, cols, dst + (nint)c * rows + r, rows);
         }
+        // Whatever the blocks did not cover: the bottom rows, and the right columns of the block rows.
+        for (int r = 0; r < rows; r++)
+            for (int c = r < r8 ? c8 : 0; c < cols; c++)
+                dst[(nint)c * rows + r] = src[(nint)r * cols + c];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, nint lds, float* dst, nint ldd)
+    {
+        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + lds);
+        Vector256<float> r2 = Avx.LoadVector256(src + 2 * lds), r3 = Avx.LoadVector256(src + 3 * lds);
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * lds), r5 = Avx.LoadVector256(src + 5 * lds);
+        Vector256<float> r6 = Avx.LoadVector256(src + 6 * lds), r7 = Avx.LoadVector256(src + 7 * lds);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> s0 = Avx.Shuffle(t0, t2, 0x44), s1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> s2 = Avx.Shuffle(t1, t3, 0x44), s3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> s4 = Avx.Shuffle(t4, t6, 0x44), s5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> s6 = Avx.Shuffle(t5, t7, 0x44), s7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(s0, s4, 0x20));
+        Avx.Store(dst + ldd, Avx.Permute2x128(s1, s5, 0x20));
+        Avx.Store(dst + 2 * ldd, Avx.Permute2x128(s2, s6, 0x20));
+        Avx.Store(dst + 3 * ldd, Avx.Permute2x128(s3, s7, 0x20));
+        Avx.Store(dst + 4 * ldd, Avx.Permute2x128(s0, s4, 0x31));
+        Avx.Store(dst + 5 * ldd, Avx.Permute2x128(s1, s5, 0x31));
+        Avx.Store(dst + 6 * ldd, Avx.Permute2x128(s2, s6, 0x31));
+        Avx.Store(dst + 7 * ldd, Avx.Permute2x128(s3, s7, 0x31));
     }
 }

@@ -20,6 +20,26 @@ public class SparseKernelTests
     }
 
     [Theory, MemberData(nameof(Levels))]
+    public void CsrGemm_WithGathers_EqualsDenseOracle(int simdBits)
+    {
+        var level = (SimdLevel)simdBits;
+        // Other tests may run meanwhile with gathers on; both paths are correct, so that is harmless.
+        SparseKernels.UseGathers = true;
+        try
+        {
+            foreach (int n in Lengths)
+                foreach (double density in new[] { 0.0, 0.3, 1.0 })
+                    foreach (int m in new[] { 1, 9 })
+                        Check(level, 1, n, m, density, seed: n * 5 + m);
+            Check(level, 2, 784, 300, 0.08, 1);
+        }
+        finally
+        {
+            SparseKernels.UseGathers = false;
+        }
+    }
+
+    [Theory, MemberData(nameof(Levels))]
     public void CsrGemm_EqualsDenseOracle_OnLeNetLayer(int simdBits)
     {
         var level = (SimdLevel)simdBits;

@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using SlimNet.Runtime.Kernels;
+
+namespace SlimNet.Runtime.Benchmarks;
+
+/// <summary>Measured time of one fully connected layer as dense and as CSR, in nanoseconds per call.</summary>
+/// <param name="Batch">Rows of x.</param>
+/// <param name="InFeatures">Input features.</param>
+/// <param name="OutFeatures">Output features.</param>
+/// <param name="Sparsity">Fraction of weights that are zero (and absent from the CSR form).</param>
+/// <param name="DenseNanoseconds">One <c>DenseKernels.Gemm</c> call.</param>
+/// <param name="CsrNanoseconds">One <c>SparseKernels.CsrGemm</c> call on the same weights.</param>
+public sealed record LinearTiming(int Batch, int InFeatures, int OutFeatures, double Sparsity, double DenseNanoseconds, double CsrNanoseconds)
+{
+    /// <summary>Dense time over CSR time.</summary>
+    public double CsrSpeedup => DenseNanoseconds / CsrNanoseconds;
+}
+
+/// <summary>
+/// Small, dependency-free timing of the runtime kernels for <c>slimnet bench</c> (BenchmarkDotNet lives in
+/// bench/; this is what a deployed runtime can measure about itself). Each figure is the fastest of several
+/// timed rounds, because on a shared machine noise only ever adds time.
+/// </summary>
+public static class KernelBenchmarks
+{
+    /// <summary>Times a random [outFeatures, inFeatures] layer with the given sparsity, dense and CSR, at one batch size.</summary>
+    public static LinearTiming MeasureLinear(int batch, int inFeatures, int outFeatures, double sparsity, double secondsPerKernel = 0.25, int seed = 1)
+    {
+        var rng = new Random(seed);
+        var x = new float[batch * inFeatures];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        var w = new float[outFeatures * inFeatures];
+        var rowPtr = new int[outFeatures + 1];
+        var colIdx = new List<int>();
+        var values = new List<float>();
+        for (int o = 0; o < outFeatures; o++)
+        {
+            for (int i = 0; i < inFeatures; i++)
+                if (rng.NextDouble() >= sparsity)
+                {
+                    float v = (float)(rng.NextDouble() * 2 - 1);
+                    w[o * inFeatures + i] = v;
+                    colIdx.Add(i);
+                    values.Add(v);
+                }
+            rowPtr[o + 1] = colIdx.Count;
+        }
+        var bias = new float[outFeatures];
+        var y = new float[batch * outFeatures];
+        int[] ci = colIdx.ToArray();
+        float[] vals = values.ToArray();
+        double dense = MeasureNanoseconds(() => DenseKernels.Gemm(x, w, bias, y, batch, inFeatures, outFeatures), secondsPerKernel);
+        double csr = MeasureNanoseconds(() => SparseKernels.CsrGemm(x, rowPtr, ci, vals, bias, y, batch, inFeatures, outFeatures), secondsPerKernel);
+        return new LinearTiming(batch, inFeatures, outFeatures, sparsity, dense, csr);
+    }
+
+    /// <summary>Nanoseconds per call of <paramref name="action"/>: the fastest round average over about <paramref name="seconds"/>.</summary>
+    public static double MeasureNanoseconds(Action action, double seconds = 0.25)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        // Warm up long enough for the JIT to replace tier-0 code even on a busy machine.
+        var warm = Stopwatch.StartNew();
+        while (warm.Elapsed.TotalMilliseconds < 50) action();
+        // Size a round to about a millisecond so the clock's resolution and the delegate call do not matter.
+        int perRound = 1;
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            sw.Restart();
+            for (int i = 0; i < perRound; i++) action();
+            if (sw.Elapsed.TotalMilliseconds >= 1 || perRound >= 1 << 24) break;
+            perRound *= 2;
+        }
+        double best = double.MaxValue;
+        var total = Stopwatch.StartNew();
+        int rounds = 0;
+        while (rounds < 5 || total.Elapsed.TotalSeconds < seconds)
+        {
+            sw.Restart();
+            for (int i = 0; i < perRound; i++) action();
+            best = Math.Min(best, sw.Elapsed.TotalNanoseconds / perRound);
+            rounds++;
+        }
+        return best;
+    }
+}

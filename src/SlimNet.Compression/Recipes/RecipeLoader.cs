@@ -41,6 +41,21 @@ public static class RecipeLoader
     {
         private RecipeException Error(YamlNode node, string problem) => new(source, node.Start.Line, problem);
 
+        private static long LastScannableLine(string yaml)
+        {
+            var scanner = new Scanner(new StringReader(yaml));
+            long line = 0;
+            try
+            {
+                while (scanner.MoveNext()) line = scanner.Current?.Start.Line ?? line;
+            }
+            catch (Exception e) when (e is InvalidOperationException or YamlException)
+            {
+                // stop at the failure: the last token read is where the construct began to go wrong
+            }
+            return line;
+        }
+
         public Recipe ReadRecipe(string yaml)
         {
             var stream = new YamlStream();
@@ -49,6 +64,11 @@ public static class RecipeLoader
             {
                 string detail = Regex.Replace(e.InnerException?.Message ?? e.Message, @"^\(Line: .*?\): ", "");
                 throw new RecipeException(source, e.Start.Line, $"malformed YAML: {detail}");
+            }
+            catch (InvalidOperationException)
+            {
+                // YamlDotNet's scanner fails this way on some unterminated constructs; locate the last good token.
+                throw new RecipeException(source, LastScannableLine(yaml), "malformed YAML: unterminated list, mapping or quoted value");
             }
             if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
                 throw new RecipeException(source, 0, "the recipe is empty: expected a mapping with 'stages'");

@@ -8,9 +8,11 @@ namespace SlimNet.Format.Codecs;
 /// Bits are written into an LSB-first byte stream (stream bit j is bit j mod 8 of byte j / 8), each code
 /// from its most significant bit to its least.
 /// <para>
-/// The self-contained stream of <see cref="EncodeStream"/> is: u32 alphabet size A (1..65,536), then A
-/// code lengths of 5 bits each (0 = symbol unused, else 1..<see cref="MaxCodeLength"/>) packed with
-/// <see cref="BitPacker"/> and padded to a byte, then the code bits, padded with zero bits to a byte.
+/// The self-contained stream of <see cref="EncodeStream"/> is: u32 alphabet size A (1..65,536); a code-length
+/// table, either dense (u8 0, then A lengths of 5 bits, 0 = unused) or sparse (u8 1, u32 U, then U pairs of
+/// symbol in BitsFor(A − 1) bits and length in 5 bits, symbols increasing), bit-packed with
+/// <see cref="BitPacker"/> conventions and padded to a byte; then the code bits, padded with zero bits to a byte.
+/// Lengths are 1..<see cref="MaxCodeLength"/>.
 /// </para>
 /// </summary>
 public static class CanonicalHuffman
@@ -193,7 +195,8 @@ public static class CanonicalHuffman
 
     /// <summary>
     /// Encodes <paramref name="symbols"/> as a self-contained stream (table + bits, see the type remarks),
-    /// with the alphabet size = largest symbol + 1 (1 for an empty input).
+    /// with the alphabet size = largest symbol + 1 (1 for an empty input). The table is written in whichever
+    /// of its two forms is smaller (dense on ties).
     /// </summary>
     public static byte[] EncodeStream(ReadOnlySpan<uint> symbols)
     {
@@ -204,15 +207,59 @@ public static class CanonicalHuffman
         var freq = new long[alphabet];
         foreach (uint s in symbols) freq[s]++;
         byte[] lengths = BuildCodeLengths(freq, MaxCodeLength);
-        var lens32 = new uint[alphabet];
-        for (int i = 0; i < alphabet; i++) lens32[i] = lengths[i];
-        byte[] table = BitPacker.Pack(lens32, LengthFieldBits);
+        byte[] table = EncodeTable(lengths);
         byte[] body = Encode(symbols, lengths);
         var result = new byte[4 + table.Length + body.Length];
         BinaryPrimitives.WriteUInt32LittleEndian(result, (uint)alphabet);
         table.CopyTo(result, 4);
         body.CopyTo(result, 4 + table.Length);
         return result;
+    }
+
+    // Table form 0 (dense): u8 0, then A lengths of 5 bits. Form 1 (sparse): u8 1, u32 U, then U pairs
+    // (symbol in BitsFor(A − 1) bits, length in 5 bits), symbols strictly increasing, all lengths ≥ 1.
+    private static byte[] EncodeTable(byte[] lengths)
+    {
+        int a = lengths.Length;
+        var used = new List<uint>();
+        for (int i = 0; i < a; i++) if (lengths[i] != 0) { used.Add((uint)i); used.Add(lengths[i]); }
+        int u = used.Count / 2;
+        int w = BitPacker.BitsFor((uint)(a - 1));
+        long dense = 1 + BitPacker.PackedByteCount(a, LengthFieldBits);
+        long sparse = 5 + ((long)u * (w + LengthFieldBits) + 7) / 8;
+        if (dense <= sparse)
+        {
+            var lens32 = new uint[a];
+            for (int i = 0; i < a; i++) lens32[i] = lengths[i];
+            var t = new byte[dense];
+            BitPacker.Pack(lens32, LengthFieldBits, t.AsSpan(1));
+            return t;
+        }
+        var table = new byte[sparse];
+        table[0] = 1;
+        BinaryPrimitives.WriteUInt32LittleEndian(table.AsSpan(1), (uint)u);
+        long pos = 0;
+        var bits = table.AsSpan(5);
+        for (int k = 0; k < used.Count; k += 2)
+        {
+            WriteBits(bits, ref pos, used[k], w);
+            WriteBits(bits, ref pos, used[k + 1], LengthFieldBits);
+        }
+        return table;
+    }
+
+    private static void WriteBits(Span<byte> dest, ref long pos, uint value, int width)
+    {
+        for (int b = 0; b < width; b++, pos++)
+            if (((value >> b) & 1) != 0) dest[(int)(pos >> 3)] |= (byte)(1 << (int)(pos & 7));
+    }
+
+    private static uint ReadBits(ReadOnlySpan<byte> src, ref long pos, int width)
+    {
+        uint v = 0;
+        for (int b = 0; b < width; b++, pos++)
+            v |= (uint)((src[(int)(pos >> 3)] >> (int)(pos & 7)) & 1) << b;
+        return v;
     }
 
     /// <summary>
@@ -222,19 +269,46 @@ public static class CanonicalHuffman
     /// <exception cref="InvalidDataException">The stream is malformed.</exception>
     public static void DecodeStream(ReadOnlySpan<byte> stream, int alphabetLimit, Span<uint> destination)
     {
-        if (stream.Length < 4) throw new InvalidDataException("Huffman stream shorter than its 4-byte header");
+        if (stream.Length < 5) throw new InvalidDataException("Huffman stream shorter than its 5-byte header");
         uint alphabet = BinaryPrimitives.ReadUInt32LittleEndian(stream);
         if (alphabet < 1 || alphabet > MaxAlphabetSize || alphabet > (uint)alphabetLimit)
             throw new InvalidDataException($"Huffman alphabet size {alphabet} outside 1..{Math.Min(MaxAlphabetSize, alphabetLimit)}");
-        long tableBytes = BitPacker.PackedByteCount(alphabet, LengthFieldBits);
-        if (tableBytes > stream.Length - 4) throw new InvalidDataException($"Huffman table needs {tableBytes} bytes, stream has {stream.Length - 4}");
-        var lens32 = BitPacker.Unpack(stream.Slice(4), (int)alphabet, LengthFieldBits);
         var lengths = new byte[alphabet];
-        for (int i = 0; i < lengths.Length; i++)
+        int form = stream[4];
+        long tableBytes;
+        if (form == 0)
         {
-            if (lens32[i] > MaxCodeLength) throw new InvalidDataException($"Huffman code length {lens32[i]} of symbol {i} exceeds {MaxCodeLength}");
-            lengths[i] = (byte)lens32[i];
+            tableBytes = 1 + BitPacker.PackedByteCount(alphabet, LengthFieldBits);
+            if (tableBytes > stream.Length - 4) throw new InvalidDataException($"Huffman table needs {tableBytes} bytes, stream has {stream.Length - 4}");
+            var lens32 = BitPacker.Unpack(stream.Slice(5), (int)alphabet, LengthFieldBits);
+            for (int i = 0; i < lengths.Length; i++)
+            {
+                if (lens32[i] > MaxCodeLength) throw new InvalidDataException($"Huffman code length {lens32[i]} of symbol {i} exceeds {MaxCodeLength}");
+                lengths[i] = (byte)lens32[i];
+            }
         }
+        else if (form == 1)
+        {
+            if (stream.Length < 9) throw new InvalidDataException("sparse Huffman table shorter than its count");
+            uint u = BinaryPrimitives.ReadUInt32LittleEndian(stream.Slice(5));
+            if (u > alphabet) throw new InvalidDataException($"sparse Huffman table lists {u} symbols of an alphabet of {alphabet}");
+            int w = BitPacker.BitsFor(alphabet - 1);
+            tableBytes = 5 + ((long)u * (w + LengthFieldBits) + 7) / 8;
+            if (tableBytes > stream.Length - 4) throw new InvalidDataException($"Huffman table needs {tableBytes} bytes, stream has {stream.Length - 4}");
+            var bits = stream.Slice(9);
+            long pos = 0;
+            long previous = -1;
+            for (int k = 0; k < u; k++)
+            {
+                uint sym = ReadBits(bits, ref pos, w);
+                uint len = ReadBits(bits, ref pos, LengthFieldBits);
+                if (sym >= alphabet || sym <= previous) throw new InvalidDataException($"sparse Huffman table symbol {sym} out of order or range");
+                if (len < 1 || len > MaxCodeLength) throw new InvalidDataException($"Huffman code length {len} of symbol {sym} outside 1..{MaxCodeLength}");
+                lengths[sym] = (byte)len;
+                previous = sym;
+            }
+        }
+        else throw new InvalidDataException($"unknown Huffman table form {form}");
         var body = stream.Slice(4 + (int)tableBytes);
         if ((long)destination.Length > (long)body.Length * 8)
             throw new InvalidDataException($"{destination.Length} symbols cannot fit in {body.Length} bytes of code bits");

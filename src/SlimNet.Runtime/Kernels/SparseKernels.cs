@@ -95,8 +95,10 @@ public static unsafe class SparseKernels
         return KernelArgumentChecks.Csr(rowPtr, colIdx, valueCount, outFeatures, inFeatures);
     }
 
-    /// <summary>Unchecked entry for callers that validated the CSR structure once (the engine).</summary>
-    internal static void Run<TW>(TW w, int* rowPtr, int* colIdx, float* x, float* bias, float* y, int batch, int inFeatures, int outFeatures, SimdLevel level)
+    /// <summary>Unchecked entry for callers that validated the CSR structure once (the engine). <paramref name="scratch"/>
+    /// holds <see cref="ScratchSize"/> floats, or is null to borrow from the shared array pool.</summary>
+    internal static void Run<TW>(TW w, int* rowPtr, int* colIdx, float* x, float* bias, float* y, int batch, int inFeatures, int outFeatures, SimdLevel level,
+        float* scratch = null)
         where TW : struct, IWeightValues
     {
         if (batch <= 0) return;
@@ -111,24 +113,36 @@ public static unsafe class SparseKernels
                 Rows(w, rowPtr, colIdx, x + (nint)b * inFeatures, bias, y + (nint)b * outFeatures, outFeatures, level);
             return;
         }
-        // x → xᵀ [in, batch] and yᵀ [out, batch] live in one pooled buffer: after the first call of a given
-        // size, renting from the shared pool does not allocate.
-        int need = checked((inFeatures + outFeatures) * batch);
-        float[] rented = ArrayPool<float>.Shared.Rent(need);
+        if (scratch != null)
+        {
+            RunTransposed(w, rowPtr, colIdx, x, bias, y, batch, inFeatures, outFeatures, level, scratch);
+            return;
+        }
+        // After the first call of a given size, renting from the shared pool does not allocate.
+        float[] rented = ArrayPool<float>.Shared.Rent(ScratchSize(batch, inFeatures, outFeatures));
         try
         {
-            fixed (float* scratch = rented)
-            {
-                float* xT = scratch, yT = scratch + (nint)inFeatures * batch;
-                Transpose(x, xT, batch, inFeatures);
-                Transposed(w, rowPtr, colIdx, xT, batch, batch, yT, batch, bias, outFeatures, level);
-                Transpose(yT, y, outFeatures, batch);
-            }
+            fixed (float* pooled = rented)
+                RunTransposed(w, rowPtr, colIdx, x, bias, y, batch, inFeatures, outFeatures, level, pooled);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>Floats of scratch <see cref="Run"/> uses for a batch: xᵀ [in, batch] and yᵀ [out, batch] (0 below <see cref="TransposeFromBatch"/>).</summary>
+    internal static int ScratchSize(int batch, int inFeatures, int outFeatures) =>
+        batch < TransposeFromBatch ? 0 : checked((inFeatures + outFeatures) * batch);
+
+    private static void RunTransposed<TW>(TW w, int* rowPtr, int* colIdx, float* x, float* bias, float* y, int batch, int inFeatures, int outFeatures,
+        SimdLevel level, float* scratch)
+        where TW : struct, IWeightValues
+    {
+        float* xT = scratch, yT = scratch + (nint)inFeatures * batch;
+        Transpose(x, xT, batch, inFeatures);
+        Transposed(w, rowPtr, colIdx, xT, batch, batch, yT, batch, bias, outFeatures, level);
+        Transpose(yT, y, outFeatures, batch);
     }
 
     /// <summary>The reference path.</summary>

@@ -1,0 +1,282 @@
+using SlimNet.Format;
+using SlimNet.Format.Graph;
+using SlimNet.Runtime.Kernels;
+
+namespace SlimNet.Runtime.Planning;
+
+/// <summary>
+/// Turns a validated <see cref="SlimModel"/> into plan steps over preallocated buffers. A node writes into
+/// its input's buffer (in place) when it is the only reader of that input and the operation allows it
+/// (ReLU, Softmax, unfolded BatchNorm, Flatten, Add); a folded BatchNorm is no step at all.
+/// </summary>
+internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, SimdLevel level)
+{
+    private readonly ModelGraph _graph = model.Graph;
+    private readonly List<object> _keepAlive = new();
+    private long _bufferBytes;
+
+    internal sealed record Result(PlanStep[] Steps, PinnedBuffer<float> Input, nint Output, int[] OutputShape, object[] KeepAlive, long BufferBytes);
+
+    public Result Build()
+    {
+        var nodes = _graph.Nodes;
+        int[][] shapes;
+        try
+        {
+            shapes = GraphShapes.Infer(_graph);
+        }
+        catch (ArgumentException e)
+        {
+            string node = NodeNameIn(e.Message), prefix = $"node '{node}'";
+            string problem = e.Message.StartsWith(prefix, StringComparison.Ordinal) ? e.Message[prefix.Length..].TrimStart(':', ' ') : e.Message;
+            throw new ModelValidationException(node, problem);
+        }
+        ValidateTensors();
+
+        var consumers = new List<int>[nodes.Count];
+        for (int i = 0; i < nodes.Count; i++) consumers[i] = new List<int>();
+        for (int i = 0; i < nodes.Count; i++)
+            foreach (int src in nodes[i].Inputs)
+                if (src >= 0) consumers[src].Add(i);
+
+        int inputSize = Size(_graph.InputShape.ToArray());
+        var input = Allocate(inputSize);
+        var buffers = new float*[nodes.Count];
+        float* BufferOf(int idx) => idx == ModelGraph.InputIndex ? input.Pointer : buffers[idx];
+        int[] ShapeOf(int idx) => idx == ModelGraph.InputIndex ? _graph.InputShape.ToArray() : shapes[idx];
+        // The network input buffer is refilled on every call, so it may be overwritten like any single-reader buffer.
+        bool SoleReader(int src, int reader) => src == ModelGraph.InputIndex
+            ? nodes.Count(n => n.Inputs.Contains(ModelGraph.InputIndex)) == 1 && nodes[reader].Inputs.Count(i => i == src) == 1
+            : consumers[src].Count == 1;
+
+        var folded = FindFoldableBatchNorms(consumers);
+        int scratchFloats = ScratchNeeded(shapes, ShapeOf);
+        var scratch = AllocateTotal(scratchFloats);
+        var steps = new List<PlanStep>();
+
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            var node = nodes[i];
+            var a = node.Attributes;
+            int src = node.Inputs[0];
+            float* x = BufferOf(src);
+            int[] inShape = ShapeOf(src);
+            int outSize = Size(shapes[i]);
+            float* Own() => Allocate(outSize).Pointer;
+            float* InPlaceOr() => SoleReader(src, i) ? x : Own();
+
+            switch (node.Op)
+            {
+                case OpKind.Linear:
+                case OpKind.Conv2d:
+                {
+                    var weights = LayerWeights.From(node.Name, Tensor(node.WeightName)!, a.HasBias ? Tensor(node.BiasName) : null);
+                    string fold = "";
+                    bool folds = folded.TryGetValue(i, out int bnIndex);
+                    if (folds)
+                    {
+                        var bn = nodes[bnIndex];
+                        var (scale, shift) = BatchNormScaleShift(bn);
+                        weights.FoldBatchNorm(scale, shift);
+                        fold = $", BatchNorm '{bn.Name}' folded in";
+                    }
+                    buffers[i] = Own();
+                    string what = node.Op == OpKind.Linear
+                        ? $"{node.Name}: Linear {a.InFeatures}→{a.OutFeatures}"
+                        : $"{node.Name}: Conv2d {a.InFeatures}→{a.OutFeatures} k{a.KernelH}x{a.KernelW} s{a.Stride} p{a.Padding} on {inShape[1]}x{inShape[2]}";
+                    steps.Add(LayerStep(node, weights, x, buffers[i], inShape, scratch.Pointer,
+                        $"{what}, {weights.KernelName} kernel, weights {weights.Encoding}{fold}"));
+                    if (folds) buffers[bnIndex] = buffers[i];
+                    break;
+                }
+                case OpKind.BatchNorm:
+                    if (folded.ContainsValue(i)) break; // its producer wrote the normalized values already
+                    {
+                        var (scale, shift) = BatchNormScaleShift(node);
+                        buffers[i] = InPlaceOr();
+                        int channels = inShape[0], spatial = Size(inShape) / channels;
+                        steps.Add(new BatchNormStep(x, buffers[i], channels, spatial, scale, shift)
+                            { Description = $"{node.Name}: BatchNorm over {channels} channels (not foldable: applied as scale and shift)" });
+                    }
+                    break;
+                case OpKind.ReLU:
+                    buffers[i] = InPlaceOr();
+                    steps.Add(new ReluStep(x, buffers[i], outSize) { Description = $"{node.Name}: ReLU{(buffers[i] == x ? " in place" : "")}" });
+                    break;
+                case OpKind.Softmax:
+                {
+                    buffers[i] = InPlaceOr();
+                    int cols = inShape[^1];
+                    steps.Add(new SoftmaxStep(x, buffers[i], outSize / cols, cols) { Description = $"{node.Name}: Softmax over {cols}" });
+                    break;
+                }
+                case OpKind.Flatten:
+                    if (SoleReader(src, i)) buffers[i] = x; // row-major NCHW already is the flattened layout
+                    else
+                    {
+                        buffers[i] = Own();
+                        steps.Add(new CopyStep(x, buffers[i], outSize) { Description = $"{node.Name}: Flatten (copy: its input has other readers)" });
+                    }
+                    break;
+                case OpKind.MaxPool2d:
+                case OpKind.AvgPool2d:
+                    if (a.KernelH != a.KernelW)
+                        throw new NotSupportedException($"node '{node.Name}': pooling with a non-square kernel ({a.KernelH}x{a.KernelW}) is not supported");
+                    buffers[i] = Own();
+                    steps.Add(new PoolStep(node.Op == OpKind.MaxPool2d, x, buffers[i], inShape[0], inShape[1], inShape[2], a.KernelH, a.Stride, a.Padding, outSize)
+                        { Description = $"{node.Name}: {node.Op} k{a.KernelH} s{a.Stride} p{a.Padding}" });
+                    break;
+                case OpKind.GlobalAvgPool:
+                    buffers[i] = Own();
+                    steps.Add(new GlobalAvgPoolStep(x, buffers[i], inShape[0], inShape[1] * inShape[2]) { Description = $"{node.Name}: GlobalAvgPool" });
+                    break;
+                case OpKind.Add:
+                {
+                    int other = node.Inputs[1];
+                    float* b = BufferOf(other);
+                    buffers[i] = SoleReader(src, i) && src != other ? x : SoleReader(other, i) && src != other ? b : Own();
+                    steps.Add(new AddStep(x, b, buffers[i], outSize) { Description = $"{node.Name}: Add" });
+                    break;
+                }
+                default:
+                    throw new NotSupportedException($"node '{node.Name}': operation {node.Op} is not supported by this runtime");
+            }
+
+            if (a.ActivationQuant is { } quant && !folded.ContainsKey(i))
+                steps.Add(QuantStep(node, quant, buffers[i], outSize));
+        }
+
+        _keepAlive.Add(input);
+        _keepAlive.Add(scratch);
+        return new Result(steps.ToArray(), input, (nint)buffers[^1], shapes[^1], _keepAlive.ToArray(), _bufferBytes);
+    }
+
+    private PlanStep LayerStep(GraphNode node, LayerWeights w, float* x, float* y, int[] inShape, float* scratch, string description)
+    {
+        var pinned = new PinnedWeights(w);
+        _keepAlive.Add(pinned);
+        return w.Kind switch
+        {
+            WeightValueKind.Float32 => Make(new DenseValues(pinned.Floats!.Pointer)),
+            WeightValueKind.ByteCodebook => Make(new ByteCodebookValues(pinned.ByteCodes!.Pointer, pinned.Codebook!.Pointer)),
+            WeightValueKind.UInt16Codebook => Make(new UInt16CodebookValues(pinned.UInt16Codes!.Pointer, pinned.Codebook!.Pointer)),
+            WeightValueKind.FixedPoint => Make(new FixedPointValues(pinned.FixedCodes!.Pointer, pinned.Scales!.Pointer, pinned.Scales.Length > 1)),
+            _ => throw new NotSupportedException($"node '{node.Name}': weight kind {w.Kind}"),
+        };
+
+        PlanStep Make<TW>(TW values) where TW : struct, IWeightValues
+        {
+            var a = node.Attributes;
+            if (node.Op == OpKind.Linear)
+                return new LinearStep<TW>(pinned, values, x, y, scratch, level) { Description = description };
+            var g = ConvKernels.Geometry.Create(maxBatch, inShape[0], inShape[1], inShape[2], a.OutFeatures, a.KernelH, a.KernelW, a.Stride, a.Padding);
+            return new ConvStep<TW>(pinned, values, g, x, y, scratch, level) { Description = description };
+        }
+    }
+
+    /// <summary>Largest scratch any step needs: im2col for convolutions, the transposes of batched CSR layers.</summary>
+    private int ScratchNeeded(int[][] shapes, Func<int, int[]> shapeOf)
+    {
+        long most = 0;
+        for (int i = 0; i < _graph.Nodes.Count; i++)
+        {
+            var n = _graph.Nodes[i];
+            var a = n.Attributes;
+            var inShape = shapeOf(n.Inputs[0]);
+            if (n.Op == OpKind.Linear)
+                most = Math.Max(most, SparseKernels.ScratchSize(maxBatch, a.InFeatures, a.OutFeatures));
+            else if (n.Op == OpKind.Conv2d)
+                most = Math.Max(most, Math.Max(
+                    ConvKernels.ScratchSize(inShape[0], inShape[1], inShape[2], a.OutFeatures, a.KernelH, a.KernelW, a.Stride, a.Padding),
+                    ConvKernels.SparseScratchSize(inShape[0], inShape[1], inShape[2], a.KernelH, a.KernelW, a.Stride, a.Padding)));
+        }
+        return checked((int)most);
+    }
+
+    /// <summary>
+    /// BatchNorm nodes that can be folded, keyed by the Linear/Conv2d they fold into: the BN reads that layer,
+    /// the layer has no other reader, and the layer quantizes no activations of its own (the fold would
+    /// move the quantizer after the normalization).
+    /// </summary>
+    private Dictionary<int, int> FindFoldableBatchNorms(List<int>[] consumers)
+    {
+        var result = new Dictionary<int, int>();
+        var nodes = _graph.Nodes;
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            if (nodes[i].Op != OpKind.BatchNorm) continue;
+            int src = nodes[i].Inputs[0];
+            if (src < 0) continue;
+            var producer = nodes[src];
+            if (producer.Op is OpKind.Linear or OpKind.Conv2d && consumers[src].Count == 1 && producer.Attributes.ActivationQuant == null)
+                result[src] = i;
+        }
+        return result;
+    }
+
+    private (float[] Scale, float[] Shift) BatchNormScaleShift(GraphNode bn)
+    {
+        int c = bn.Attributes.InFeatures;
+        var scale = new float[c];
+        var shift = new float[c];
+        BatchNormKernels.ScaleShift(Tensor(bn.WeightName)!.ToDense(), Tensor(bn.BiasName)!.ToDense(), Tensor(bn.RunningMeanName)!.ToDense(),
+            Tensor(bn.RunningVarName)!.ToDense(), bn.Attributes.Epsilon, scale, shift);
+        return (scale, shift);
+    }
+
+    private PlanStep QuantStep(GraphNode node, ActivationQuantization q, float* y, int size)
+    {
+        string? problem = q.Validate();
+        if (problem != null) throw new ModelValidationException(node.Name, problem);
+        if (q.Kind == ActivationQuantKind.Uniform)
+        {
+            float low = q.Signed ? -(1 << (q.Bits - 1)) : 0, high = q.Signed ? (1 << (q.Bits - 1)) - 1 : (1 << q.Bits) - 1;
+            if (!(q.Parameters[0] > 0)) throw new ModelValidationException(node.Name, $"activation scale {q.Parameters[0]} must be positive");
+            return new ActivationQuantStep(y, size, q.Parameters[0], low, high, null)
+                { Description = $"{node.Name}: activations quantized to {q.Bits}-bit uniform, scale {q.Parameters[0]}" };
+        }
+        var levels = new float[1 << q.Bits];
+        for (int code = 0; code < levels.Length; code++)
+        {
+            float v = 0;
+            for (int k = 0; k < q.Bits; k++) v += q.Parameters[k] * (((code >> k) & 1) != 0 ? 1f : q.Signed ? -1f : 0f);
+            levels[code] = v;
+        }
+        Array.Sort(levels);
+        return new ActivationQuantStep(y, size, 1f, 0, 0, levels) { Description = $"{node.Name}: activations quantized to a {q.Bits}-element basis" };
+    }
+
+    private void ValidateTensors()
+    {
+        foreach (var (name, shape) in GraphShapes.Parameters(_graph))
+        {
+            string node = name[..name.LastIndexOf('.')];
+            var t = model.FindTensor(name) ?? throw new ModelValidationException(node, $"tensor '{name}' is missing from the model");
+            int[] actual = t.Shape;
+            if (!actual.SequenceEqual(shape))
+                throw new ModelValidationException(node,
+                    $"tensor '{name}' has shape [{string.Join(", ", actual)}], the node needs [{string.Join(", ", shape)}]");
+        }
+    }
+
+    private SlimTensor? Tensor(string name) => model.FindTensor(name);
+
+    private PinnedBuffer<float> Allocate(int perExample) => AllocateTotal(checked(perExample * maxBatch));
+
+    private PinnedBuffer<float> AllocateTotal(int floats)
+    {
+        var buffer = new PinnedBuffer<float>(floats);
+        _keepAlive.Add(buffer);
+        _bufferBytes += (long)buffer.Length * sizeof(float);
+        return buffer;
+    }
+
+    private static int Size(int[] shape) => shape.Aggregate(1, (p, d) => checked(p * d));
+
+    private static string NodeNameIn(string message)
+    {
+        int start = message.IndexOf('\'');
+        int end = start < 0 ? -1 : message.IndexOf('\'', start + 1);
+        return end > start ? message[(start + 1)..end] : "?";
+    }
+}

@@ -1,0 +1,168 @@
+using SlimNet.Runtime.Kernels;
+
+namespace SlimNet.Runtime.Planning;
+
+/// <summary>
+/// One step of an execution plan. Steps read and write preallocated pinned buffers through raw pointers
+/// sized for the session's maximum batch; <see cref="Run"/> allocates nothing.
+/// </summary>
+internal abstract unsafe class PlanStep
+{
+    /// <summary>Human-readable line for the plan listing, e.g. "fc1: Linear 784→300, CSR fixed point (fused)".</summary>
+    public required string Description { get; init; }
+
+    public abstract void Run(int batch);
+}
+
+/// <summary>Pinned copies of a layer's weight arrays, kept alive for the pointers in the steps.</summary>
+internal sealed unsafe class PinnedWeights
+{
+    public PinnedWeights(LayerWeights w)
+    {
+        Weights = w;
+        if (w.RowPtr != null)
+        {
+            RowPtr = new PinnedBuffer<int>(w.RowPtr);
+            ColIdx = new PinnedBuffer<int>(w.ColIdx!);
+        }
+        if (w.Floats != null) Floats = new PinnedBuffer<float>(w.Floats);
+        if (w.ByteCodes != null) ByteCodes = new PinnedBuffer<byte>(w.ByteCodes);
+        if (w.UInt16Codes != null) UInt16Codes = new PinnedBuffer<ushort>(w.UInt16Codes);
+        if (w.Codebook != null) Codebook = new PinnedBuffer<float>(w.Codebook);
+        if (w.FixedCodes != null) FixedCodes = new PinnedBuffer<short>(w.FixedCodes);
+        if (w.Scales != null) Scales = new PinnedBuffer<float>(w.Scales);
+        if (w.Bias != null) Bias = new PinnedBuffer<float>(w.Bias);
+    }
+
+    public LayerWeights Weights { get; }
+    public PinnedBuffer<int>? RowPtr { get; }
+    public PinnedBuffer<int>? ColIdx { get; }
+    public PinnedBuffer<float>? Floats { get; }
+    public PinnedBuffer<byte>? ByteCodes { get; }
+    public PinnedBuffer<ushort>? UInt16Codes { get; }
+    public PinnedBuffer<float>? Codebook { get; }
+    public PinnedBuffer<short>? FixedCodes { get; }
+    public PinnedBuffer<float>? Scales { get; }
+    public PinnedBuffer<float>? Bias { get; }
+
+    public float* BiasPointer => Bias == null ? null : Bias.Pointer;
+    public int* RowPtrPointer => RowPtr == null ? null : RowPtr.Pointer;
+    public int* ColIdxPointer => ColIdx == null ? null : ColIdx.Pointer;
+}
+
+/// <summary>A fully connected layer; <typeparamref name="TW"/> says how weight values are decoded.</summary>
+internal sealed unsafe class LinearStep<TW>(PinnedWeights weights, TW values, float* x, float* y, float* scratch, SimdLevel level) : PlanStep
+    where TW : struct, IWeightValues
+{
+    private readonly int _in = weights.Weights.Columns, _out = weights.Weights.Rows;
+
+    public override void Run(int batch)
+    {
+        if (weights.RowPtr == null)
+            DenseKernels.Run(values, x, weights.BiasPointer, y, batch, _in, _out, level);
+        else
+            SparseKernels.Run(values, weights.RowPtrPointer, weights.ColIdxPointer, x, weights.BiasPointer, y, batch, _in, _out, level, scratch);
+    }
+}
+
+/// <summary>A convolution; im2col + dense GEMM, or im2col + CSR axpy.</summary>
+internal sealed unsafe class ConvStep<TW>(PinnedWeights weights, TW values, ConvKernels.Geometry geometry, float* x, float* y, float* scratch, SimdLevel level)
+    : PlanStep
+    where TW : struct, IWeightValues
+{
+    public override void Run(int batch)
+    {
+        var g = geometry with { N = batch };
+        if (weights.RowPtr == null)
+            ConvKernels.RunDense(values, x, weights.BiasPointer, y, scratch, g, level);
+        else
+            ConvKernels.RunSparse(values, weights.RowPtrPointer, weights.ColIdxPointer, x, weights.BiasPointer, y, scratch, g, level);
+    }
+}
+
+/// <summary>y = max(x, 0); in place when the plan lets this step reuse its input buffer.</summary>
+internal sealed unsafe class ReluStep(float* x, float* y, int size) : PlanStep
+{
+    public override void Run(int batch) => ActivationKernels.Relu(CopyIn(x, y, batch * size));
+
+    internal static Span<float> CopyIn(float* x, float* y, int length)
+    {
+        var dst = new Span<float>(y, length);
+        if (x != y) new ReadOnlySpan<float>(x, length).CopyTo(dst);
+        return dst;
+    }
+}
+
+/// <summary>Softmax over the last dimension.</summary>
+internal sealed unsafe class SoftmaxStep(float* x, float* y, int rowsPerExample, int cols) : PlanStep
+{
+    public override void Run(int batch) =>
+        ActivationKernels.SoftmaxRows(ReluStep.CopyIn(x, y, batch * rowsPerExample * cols), batch * rowsPerExample, cols);
+}
+
+/// <summary>A copy (Flatten when the buffer cannot be shared).</summary>
+internal sealed unsafe class CopyStep(float* x, float* y, int size) : PlanStep
+{
+    public override void Run(int batch) => ReluStep.CopyIn(x, y, batch * size);
+}
+
+/// <summary>A BatchNorm that could not be folded, as a per-channel scale and shift.</summary>
+internal sealed unsafe class BatchNormStep(float* x, float* y, int channels, int spatial, float[] scale, float[] shift) : PlanStep
+{
+    public override void Run(int batch) =>
+        BatchNormKernels.ApplyScaleShift(ReluStep.CopyIn(x, y, batch * channels * spatial), batch, channels, spatial, scale, shift);
+}
+
+/// <summary>Max or average pooling.</summary>
+internal sealed unsafe class PoolStep(bool max, float* x, float* y, int c, int h, int w, int kernel, int stride, int pad, int outSize) : PlanStep
+{
+    public override void Run(int batch)
+    {
+        var src = new ReadOnlySpan<float>(x, batch * c * h * w);
+        var dst = new Span<float>(y, batch * outSize);
+        if (max) PoolKernels.MaxPool2d(src, dst, batch, c, h, w, kernel, stride, pad);
+        else PoolKernels.AvgPool2d(src, dst, batch, c, h, w, kernel, stride, pad);
+    }
+}
+
+/// <summary>Mean over H·W.</summary>
+internal sealed unsafe class GlobalAvgPoolStep(float* x, float* y, int c, int spatial) : PlanStep
+{
+    public override void Run(int batch) =>
+        PoolKernels.GlobalAvgPool(new ReadOnlySpan<float>(x, batch * c * spatial), new Span<float>(y, batch * c), batch, c, spatial);
+}
+
+/// <summary>Elementwise sum (residual connection).</summary>
+internal sealed unsafe class AddStep(float* a, float* b, float* y, int size) : PlanStep
+{
+    public override void Run(int batch) =>
+        ElementwiseKernels.Add(new ReadOnlySpan<float>(a, batch * size), new ReadOnlySpan<float>(b, batch * size), new Span<float>(y, batch * size));
+}
+
+/// <summary>
+/// Quantizes a node's output activations in place as the node declares: uniform (scale·clamp(round(x/scale)))
+/// or to the nearest of the 2^K levels of an LQ-Nets basis.
+/// </summary>
+internal sealed unsafe class ActivationQuantStep(float* y, int size, float scale, float low, float high, float[]? levels) : PlanStep
+{
+    public override void Run(int batch)
+    {
+        var data = new Span<float>(y, batch * size);
+        if (levels == null)
+        {
+            float inv = 1f / scale;
+            for (int i = 0; i < data.Length; i++) data[i] = scale * Math.Clamp(MathF.Round(data[i] * inv), low, high);
+            return;
+        }
+        for (int i = 0; i < data.Length; i++)
+        {
+            // levels is sorted; pick the nearer of the two neighbours of x.
+            int at = Array.BinarySearch(levels, data[i]);
+            if (at >= 0) continue;
+            at = ~at;
+            if (at == 0) data[i] = levels[0];
+            else if (at == levels.Length) data[i] = levels[^1];
+            else data[i] = data[i] - levels[at - 1] <= levels[at] - data[i] ? levels[at - 1] : levels[at];
+        }
+    }
+}

@@ -1,0 +1,170 @@
+using SlimNet.Format;
+using SlimNet.Format.Graph;
+
+namespace SlimNet.Runtime.Tests.Engine;
+
+public class InferenceSessionTests
+{
+    public static IEnumerable<object[]> AllStorages() => Enum.GetValues<WeightStorage>().Select(s => new object[] { s });
+
+    private static void AssertMatchesReference(SlimModel model, int batch, int maxBatch, int seed)
+    {
+        var session = InferenceSession.Load(model, maxBatch);
+        var input = TestData.Uniform(seed, batch * session.InputSize);
+        var actual = new float[batch * session.OutputSize];
+        session.Run(input, batch, actual);
+        var expected = ReferenceForward.Run(model, input, batch);
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            if (!(Math.Abs(expected[i] - actual[i]) <= 1e-4 * Math.Max(1, Math.Abs(expected[i]))))
+                Assert.Fail($"{model.Graph.Name} batch {batch}: output {i} is {actual[i]}, reference {expected[i]}\n" + string.Join("\n", session.Plan));
+    }
+
+    [Theory, MemberData(nameof(AllStorages))]
+    public void LeNet300100_MatchesReference(WeightStorage storage)
+    {
+        var model = TestModels.LeNet300100(storage);
+        AssertMatchesReference(model, 1, 64, 1);
+        AssertMatchesReference(model, 3, 64, 2);
+        AssertMatchesReference(model, 64, 64, 3);
+    }
+
+    [Theory, MemberData(nameof(AllStorages))]
+    public void SmallCnn_MatchesReference(WeightStorage storage)
+    {
+        var model = TestModels.SmallCnn(storage);
+        AssertMatchesReference(model, 1, 8, 4);
+        AssertMatchesReference(model, 5, 8, 5);
+    }
+
+    [Theory, MemberData(nameof(AllStorages))]
+    public void ResidualBlock_MatchesReference(WeightStorage storage)
+    {
+        var model = TestModels.ResidualBlock(storage);
+        AssertMatchesReference(model, 1, 4, 6);
+        AssertMatchesReference(model, 4, 4, 7);
+    }
+
+    [Theory]
+    [InlineData(WeightStorage.DenseFloat32)]
+    [InlineData(WeightStorage.CsrFixedPoint8BitPerRow)]
+    public void UnfoldableBatchNorm_MatchesReference(WeightStorage storage)
+    {
+        var model = TestModels.UnfoldableBatchNorm(storage);
+        AssertMatchesReference(model, 2, 2, 8);
+        Assert.Contains(InferenceSession.Load(model, 1).Plan, line => line.Contains("not foldable"));
+    }
+
+    [Fact]
+    public void Softmax_AndActivationQuantization_MatchReference()
+    {
+        var b = new GraphBuilder("quantized-mlp", 20);
+        b.Linear("fc1", 20, 16);
+        b.ReLU("relu1") ;
+        var graph = b.Build();
+        var nodes = graph.Nodes.ToList();
+        nodes[1] = nodes[1] with { Attributes = nodes[1].Attributes with { ActivationQuant = new ActivationQuantization(ActivationQuantKind.Uniform, 4, false, new[] { 0.1f }) } };
+        nodes.Add(new GraphNode("fc2", OpKind.Linear, new[] { 1 }, new NodeAttributes { InFeatures = 16, OutFeatures = 6, HasBias = true }));
+        nodes.Add(new GraphNode("prob", OpKind.Softmax, new[] { 2 }, new NodeAttributes()));
+        var quantGraph = new ModelGraph("quantized-mlp", new[] { 20 }, nodes);
+        var model = new SlimModel(quantGraph, TestModels.Parameters(quantGraph, WeightStorage.DenseFloat32, 9));
+        AssertMatchesReference(model, 3, 3, 10);
+    }
+
+    [Fact]
+    public void BatchNorm_IsFoldedIntoItsProducer()
+    {
+        var session = InferenceSession.Load(TestModels.SmallCnn(WeightStorage.CsrFixedPoint8BitPerRow), 2);
+        Assert.Contains(session.Plan, line => line.StartsWith("conv1:") && line.Contains("'bn1' folded"));
+        Assert.Contains(session.Plan, line => line.StartsWith("fc1:") && line.Contains("'bn3' folded"));
+        Assert.DoesNotContain(session.Plan, line => line.StartsWith("bn"));
+        Assert.Contains(session.Plan, line => line.StartsWith("conv1:") && line.Contains("fixed point (fused)"));
+    }
+
+    [Fact]
+    public void Run_AllocatesNothing_AfterLoad()
+    {
+        foreach (var storage in new[] { WeightStorage.DenseFloat32, WeightStorage.CsrCodebook5Bit, WeightStorage.CsrFixedPoint8BitPerRow })
+            foreach (var model in new[] { TestModels.LeNet300100(storage), TestModels.SmallCnn(storage), TestModels.ResidualBlock(storage) })
+            {
+                var session = InferenceSession.Load(model, 16);
+                var input = TestData.Uniform(1, 16 * session.InputSize);
+                var output = new float[16 * session.OutputSize];
+                session.Run(input, 1, output);
+                session.Run(input, 16, output);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 5; i++)
+                {
+                    session.Run(input, 1, output);
+                    session.Run(input, 16, output);
+                    session.Run(input, 7, output);
+                }
+                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+    }
+
+    [Fact]
+    public void Shapes_AreReported()
+    {
+        var session = InferenceSession.Load(TestModels.SmallCnn(WeightStorage.DenseFloat32), 4);
+        Assert.Equal(new[] { 2, 12, 12 }, session.InputShape);
+        Assert.Equal(new[] { 10 }, session.OutputShape);
+        Assert.Equal(288, session.InputSize);
+        Assert.Equal(4, session.MaxBatch);
+    }
+
+    [Fact]
+    public void MissingTensor_NamesTheNode()
+    {
+        var model = TestModels.LeNet300100(WeightStorage.DenseFloat32);
+        var broken = new SlimModel(model.Graph, model.Tensors.Where(t => t.Name != "fc2.bias").ToList());
+        var e = Assert.Throws<ModelValidationException>(() => InferenceSession.Load(broken, 1));
+        Assert.Equal("fc2", e.NodeName);
+        Assert.Contains("fc2.bias", e.Message);
+    }
+
+    [Fact]
+    public void WrongTensorShape_NamesTheNode()
+    {
+        var model = TestModels.LeNet300100(WeightStorage.DenseFloat32);
+        var tensors = model.Tensors.Select(t => t.Name == "fc3.weight" ? SlimTensor.Dense("fc3.weight", new[] { 10, 99 }, new float[990]) : t).ToList();
+        var e = Assert.Throws<ModelValidationException>(() => InferenceSession.Load(new SlimModel(model.Graph, tensors), 1));
+        Assert.Equal("fc3", e.NodeName);
+        Assert.Contains("[10, 99]", e.Message);
+        Assert.Contains("[10, 100]", e.Message);
+    }
+
+    [Fact]
+    public void WrongInputShapeOfANode_NamesTheNode()
+    {
+        var b = new GraphBuilder("bad", 10);
+        b.Linear("fc1", 10, 5);
+        b.Linear("fc2", 6, 2);
+        var graph = b.Build();
+        var e = Assert.Throws<ModelValidationException>(() => InferenceSession.Load(new SlimModel(graph, TestModels.Parameters(graph, WeightStorage.DenseFloat32, 1)), 1));
+        Assert.Equal("fc2", e.NodeName);
+    }
+
+    [Fact]
+    public void Run_RejectsBadArguments()
+    {
+        var session = InferenceSession.Load(TestModels.LeNet300100(WeightStorage.DenseFloat32), 2);
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Run(new float[3 * 784], 3, new float[30]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Run(new float[784], 0, new float[10]));
+        Assert.Throws<ArgumentException>(() => session.Run(new float[783], 1, new float[10]));
+        Assert.Throws<ArgumentException>(() => session.Run(new float[784], 1, new float[9]));
+    }
+
+    [Fact]
+    public void Run_WithFewerRowsThanMaxBatch_LeavesResultsIndependentOfBatch()
+    {
+        var session = InferenceSession.Load(TestModels.LeNet300100(WeightStorage.CsrFloat32), 64);
+        var input = TestData.Uniform(3, 64 * 784);
+        var all = session.Run(input, 64);
+        for (int b = 0; b < 64; b += 21)
+        {
+            var one = session.Run(input.AsSpan(b * 784, 784), 1);
+            TestData.Close(all.AsSpan(b * 10, 10), one, $"row {b}", 1e-5);
+        }
+    }
+}

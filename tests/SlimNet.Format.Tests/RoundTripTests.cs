@@ -199,3 +199,22 @@ public class RoundTripTests
         Assert.Throws<ArgumentException>(() => new SlimModel(TestModels.Mlp(), [SlimTensor.Dense("a", [1], [1f]), SlimTensor.Dense("a", [1], [1f])]));
     }
 }
+
+public class SpecExampleTests
+{
+    [Fact]
+    public void FormatMdExampleBytes()
+    {
+        var g = new SlimNet.Format.Graph.GraphBuilder("g", 2);
+        g.Linear("fc", 2, 1, bias: false);
+        var model = new SlimModel(g.Build(), [SlimTensor.Dense("fc.weight", [1, 2], [0.5f, -1f])]);
+        byte[] f = SlimWriter.ToBytes(model);
+        Assert.Equal(168, f.Length);
+        Assert.Equal(Convert.FromHexString("534C494D010000000000000" + "0"), f[..12]);
+        Assert.Equal(Convert.FromHexString("010067" + "0102000000" + "01000000" + "02006663" + "01" + "01" + "FFFFFFFF"
+            + "02000000" + "01000000" + "00000000" + "00000000" + "01000000" + "00000000" + "00" + "ACC52737" + "00"), f[(16 + 8)..(16 + 8 + 52)]);
+        int t = 16 + 64 + 16 + 16;
+        Assert.Equal(Convert.FromHexString("544E53522C000000" + "0900" + "66632E776569676874" + "02" + "01000000" + "02000000"
+            + "00000100" + "02000000" + "00000000" + "08000000" + "0000003F" + "000080BF"), f[t..(t + 52)]);
+    }
+}

@@ -54,6 +54,18 @@ public static class KernelBenchmarks
         return new LinearTiming(batch, inFeatures, outFeatures, sparsity, dense, csr);
     }
 
+    /// <summary>Nanoseconds per <see cref="InferenceSession.Run(ReadOnlySpan{float}, int, Span{float})"/> of
+    /// <paramref name="batch"/> examples of random input.</summary>
+    public static double MeasureSession(InferenceSession session, int batch, double seconds = 0.25, int seed = 1)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        var rng = new Random(seed);
+        var input = new float[batch * session.InputSize];
+        for (int i = 0; i < input.Length; i++) input[i] = (float)rng.NextDouble();
+        var output = new float[batch * session.OutputSize];
+        return MeasureNanoseconds(() => session.Run(input, batch, output), seconds);
+    }
+
     /// <summary>Nanoseconds per call of <paramref name="action"/>: the fastest round average over about <paramref name="seconds"/>.</summary>
     public static double MeasureNanoseconds(Action action, double seconds = 0.25)
     {

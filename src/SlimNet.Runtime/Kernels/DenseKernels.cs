@@ -47,6 +47,17 @@ public static unsafe class DenseKernels
     {
         CheckShapes(x.Length, codes.Length, bias.Length, y.Length, batch, inFeatures, outFeatures);
         KernelArgumentChecks.Codes(codes, codebook.Length);
+        if (codebook.Length <= SmallCodebookValues.MaxEntries)
+        {
+            // The small-codebook decoder reads a full 32-entry table.
+            Span<float> padded = stackalloc float[SmallCodebookValues.MaxEntries];
+            padded.Clear();
+            codebook.CopyTo(padded);
+            fixed (float* px = x, pc = padded, pb = bias, py = y)
+            fixed (byte* pq = codes)
+                Run(new SmallCodebookValues(pq, pc), px, bias.IsEmpty ? null : pb, py, batch, inFeatures, outFeatures, level);
+            return;
+        }
         fixed (float* px = x, pc = codebook, pb = bias, py = y)
         fixed (byte* pq = codes)
             Run(new ByteCodebookValues(pq, pc), px, bias.IsEmpty ? null : pb, py, batch, inFeatures, outFeatures, level);

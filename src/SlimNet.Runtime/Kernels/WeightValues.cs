@@ -74,3 +74,38 @@ internal readonly unsafe struct FixedPointValues(short* q, float* scales, bool p
     public Vector128<float> Load128(nint k) => Vector128.Create((float)q[k], q[k + 1], q[k + 2], q[k + 3]);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public float RowScale(int row) => perRow ? scales[row] : scales[0];
 }
+
+/// <summary>
+/// Byte codes into a codebook of at most 32 entries (≤ 5-bit weight sharing). With AVX-512 the whole codebook
+/// sits in two registers and 16 codes decode with one two-table permute instead of a gather.
+/// </summary>
+internal readonly unsafe struct SmallCodebookValues : IWeightValues
+{
+    /// <summary>Largest codebook this decoder takes.</summary>
+    public const int MaxEntries = 32;
+
+    private readonly byte* _codes;
+    private readonly float* _codebook;
+    private readonly Vector512<float> _low, _high;
+
+    /// <param name="codes">One code per weight.</param>
+    /// <param name="codebook">At least <see cref="MaxEntries"/> readable floats (pad short codebooks).</param>
+    public SmallCodebookValues(byte* codes, float* codebook)
+    {
+        _codes = codes;
+        _codebook = codebook;
+        _low = Vector512.Load(codebook);
+        _high = Vector512.Load(codebook + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float Value(nint k) => _codebook[_codes[k]];
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Load512(nint k) =>
+        Avx512F.PermuteVar16x32x2(_low, Avx512F.ConvertToVector512Int32(Vector128.Load(_codes + k)), _high);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Load256(nint k) => Avx2.GatherVector256(_codebook, Avx2.ConvertToVector256Int32(_codes + k), 4);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128<float> Load128(nint k) =>
+        Vector128.Create(_codebook[_codes[k]], _codebook[_codes[k + 1]], _codebook[_codes[k + 2]], _codebook[_codes[k + 3]]);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float RowScale(int row) => 1f;
+}

@@ -158,6 +158,7 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
         return w.Kind switch
         {
             WeightValueKind.Float32 => Make(new DenseValues(pinned.Floats!.Pointer)),
+            WeightValueKind.SmallCodebook => Make(new SmallCodebookValues(pinned.ByteCodes!.Pointer, pinned.Codebook!.Pointer)),
             WeightValueKind.ByteCodebook => Make(new ByteCodebookValues(pinned.ByteCodes!.Pointer, pinned.Codebook!.Pointer)),
             WeightValueKind.UInt16Codebook => Make(new UInt16CodebookValues(pinned.UInt16Codes!.Pointer, pinned.Codebook!.Pointer)),
             WeightValueKind.FixedPoint => Make(new FixedPointValues(pinned.FixedCodes!.Pointer, pinned.Scales!.Pointer, pinned.Scales.Length > 1)),

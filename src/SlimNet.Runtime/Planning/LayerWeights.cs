@@ -1,4 +1,5 @@
 using SlimNet.Format;
+using SlimNet.Runtime.Kernels;
 
 namespace SlimNet.Runtime.Planning;
 
@@ -6,6 +7,8 @@ namespace SlimNet.Runtime.Planning;
 internal enum WeightValueKind
 {
     Float32,
+    /// <summary>At most 32 entries: decoded by register permutes.</summary>
+    SmallCodebook,
     ByteCodebook,
     UInt16Codebook,
     FixedPoint,
@@ -33,7 +36,7 @@ internal sealed class LayerWeights
     public short[]? FixedCodes { get; private set; }
     public float[]? Scales { get; private set; }
     public float[]? Bias { get; private set; }
-    public required string Encoding { get; init; }
+    public required string Encoding { get; set; }
     public bool IsSparse => RowPtr != null;
     public int StoredCount { get; init; }
 
@@ -62,18 +65,34 @@ internal sealed class LayerWeights
                     Kind = WeightValueKind.FixedPoint, FixedCodes = weight.FixedPointCodes!, Scales = weight.Scales,
                 };
                 break;
+            case ValueEncoding.Codebook when !sparse && weight.CodebookEntries!.Length > SmallCodebookValues.MaxEntries:
+                // Wide codebooks decode by gathers, which on the cores measured cost more than streaming the
+                // float weights of a dense layer; sparse layers decode one value at a time and stay fused.
+                result = new LayerWeights
+                {
+                    Rows = rows, Columns = cols, StoredCount = weight.StoredCount,
+                    Encoding = $"{layout}, {weight.Bits}-bit codebook decoded to float32 at load",
+                    Kind = WeightValueKind.Float32, Floats = weight.DecodeStoredValues(),
+                };
+                break;
             case ValueEncoding.Codebook:
-                bool narrow = weight.Bits <= 8;
+            {
+                var entries = weight.CodebookEntries!;
+                var kind = entries.Length <= SmallCodebookValues.MaxEntries ? WeightValueKind.SmallCodebook
+                    : weight.Bits <= 8 ? WeightValueKind.ByteCodebook : WeightValueKind.UInt16Codebook;
+                bool bytes = kind != WeightValueKind.UInt16Codebook;
                 result = new LayerWeights
                 {
                     Rows = rows, Columns = cols, StoredCount = weight.StoredCount,
                     Encoding = $"{layout}, {weight.Bits}-bit codebook, fused decode",
-                    Kind = narrow ? WeightValueKind.ByteCodebook : WeightValueKind.UInt16Codebook,
-                    ByteCodes = narrow ? weight.CodebookCodes!.Select(c => (byte)c).ToArray() : null,
-                    UInt16Codes = narrow ? null : weight.CodebookCodes!,
-                    Codebook = weight.CodebookEntries!,
+                    Kind = kind,
+                    ByteCodes = bytes ? weight.CodebookCodes!.Select(c => (byte)c).ToArray() : null,
+                    UInt16Codes = bytes ? null : weight.CodebookCodes!,
+                    // The small-codebook decoder always reads 32 entries.
+                    Codebook = kind == WeightValueKind.SmallCodebook ? entries.Concat(new float[SmallCodebookValues.MaxEntries - entries.Length]).ToArray() : entries,
                 };
                 break;
+            }
             case ValueEncoding.BitPlanes:
                 // No popcount kernel yet: the planes are summed to floats once, so the layer runs as float32.
                 result = new LayerWeights
@@ -110,8 +129,9 @@ internal sealed class LayerWeights
             Scales = scales;
             return;
         }
-        if (Kind is WeightValueKind.ByteCodebook or WeightValueKind.UInt16Codebook)
+        if (Kind is WeightValueKind.SmallCodebook or WeightValueKind.ByteCodebook or WeightValueKind.UInt16Codebook)
         {
+            Encoding += ", decoded to float32 at load to fold BatchNorm";
             // A shared codebook cannot take one factor per row, so this layer falls back to float values.
             Floats = ByteCodes != null ? ByteCodes.Select(c => Codebook![c]).ToArray() : UInt16Codes!.Select(c => Codebook![c]).ToArray();
             ByteCodes = null;

@@ -13,6 +13,11 @@ public static class SlimNetCommandLine
         root.Add(ModelsCommand.Create());
         root.Add(TrainCommand.Create());
         root.Add(EvalCommand.Create());
+        root.Add(ExportCommand.Create());
+        root.Add(InspectCommand.Create());
+        root.Add(RunCommand.Create());
+        root.Add(BenchCommand.Create());
+        root.Add(FuzzCommand.Create());
         return root;
     }
 

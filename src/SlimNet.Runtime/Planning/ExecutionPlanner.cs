@@ -53,6 +53,7 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
         int scratchFloats = ScratchNeeded(shapes, ShapeOf);
         var scratch = AllocateTotal(scratchFloats);
         var steps = new List<PlanStep>();
+        var layerSteps = new Dictionary<int, LayerStep>();
 
         for (int i = 0; i < nodes.Count; i++)
         {
@@ -84,9 +85,15 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
                     string what = node.Op == OpKind.Linear
                         ? $"{node.Name}: Linear {a.InFeatures}→{a.OutFeatures}"
                         : $"{node.Name}: Conv2d {a.InFeatures}→{a.OutFeatures} k{a.KernelH}x{a.KernelW} s{a.Stride} p{a.Padding} on {inShape[1]}x{inShape[2]}";
-                    steps.Add(LayerStep(node, weights, x, buffers[i], inShape, scratch.Pointer,
-                        $"{what}, {weights.KernelName} kernel, weights {weights.Encoding}{fold}"));
-                    if (folds) buffers[bnIndex] = buffers[i];
+                    var layer = LayerStep(node, weights, x, buffers[i], inShape, scratch.Pointer,
+                        $"{what}, {weights.KernelName} kernel, weights {weights.Encoding}{fold}");
+                    steps.Add(layer);
+                    layerSteps[i] = layer;
+                    if (folds)
+                    {
+                        buffers[bnIndex] = buffers[i];
+                        layerSteps[bnIndex] = layer;
+                    }
                     break;
                 }
                 case OpKind.BatchNorm:
@@ -100,6 +107,13 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
                     }
                     break;
                 case OpKind.ReLU:
+                    if (src >= 0 && consumers[src].Count == 1 && nodes[src].Attributes.ActivationQuant == null
+                        && layerSteps.TryGetValue(src, out var producer))
+                    {
+                        producer.FuseRelu(node.Name);
+                        buffers[i] = x;
+                        break;
+                    }
                     buffers[i] = InPlaceOr();
                     steps.Add(new ReluStep(x, buffers[i], outSize) { Description = $"{node.Name}: ReLU{(buffers[i] == x ? " in place" : "")}" });
                     break;
@@ -151,7 +165,7 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
         return new Result(steps.ToArray(), input, (nint)buffers[^1], shapes[^1], _keepAlive.ToArray(), _bufferBytes);
     }
 
-    private PlanStep LayerStep(GraphNode node, LayerWeights w, float* x, float* y, int[] inShape, float* scratch, string description)
+    private LayerStep LayerStep(GraphNode node, LayerWeights w, float* x, float* y, int[] inShape, float* scratch, string description)
     {
         var pinned = new PinnedWeights(w);
         _keepAlive.Add(pinned);
@@ -165,7 +179,7 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
             _ => throw new NotSupportedException($"node '{node.Name}': weight kind {w.Kind}"),
         };
 
-        PlanStep Make<TW>(TW values) where TW : struct, IWeightValues
+        LayerStep Make<TW>(TW values) where TW : struct, IWeightValues
         {
             var a = node.Attributes;
             if (node.Op == OpKind.Linear)

@@ -131,7 +131,7 @@ internal sealed class LayerWeights
         }
         if (Kind is WeightValueKind.SmallCodebook or WeightValueKind.ByteCodebook or WeightValueKind.UInt16Codebook)
         {
-            Encoding += ", decoded to float32 at load to fold BatchNorm";
+            Encoding = Encoding.Replace(", fused decode", "", StringComparison.Ordinal) + ", decoded to float32 at load to fold BatchNorm";
             // A shared codebook cannot take one factor per row, so this layer falls back to float values.
             Floats = ByteCodes != null ? ByteCodes.Select(c => Codebook![c]).ToArray() : UInt16Codes!.Select(c => Codebook![c]).ToArray();
             ByteCodes = null;

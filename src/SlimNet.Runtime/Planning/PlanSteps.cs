@@ -9,9 +9,38 @@ namespace SlimNet.Runtime.Planning;
 internal abstract unsafe class PlanStep
 {
     /// <summary>Human-readable line for the plan listing, e.g. "fc1: Linear 784→300, CSR fixed point (fused)".</summary>
-    public required string Description { get; init; }
+    public required string Description { get; set; }
 
     public abstract void Run(int batch);
+
+    /// <summary>Copies x into y unless they are the same buffer (an in-place step); returns y.</summary>
+    protected static Span<float> CopyIfDistinct(float* x, float* y, int length)
+    {
+        var dst = new Span<float>(y, length);
+        if (x != y) new ReadOnlySpan<float>(x, length).CopyTo(dst);
+        return dst;
+    }
+}
+
+/// <summary>A Linear or Conv2d step, which can take over a ReLU that only it feeds: the ReLU then runs on
+/// the output while it is still in cache, and the plan has one buffer pass less.</summary>
+internal abstract unsafe class LayerStep(float* output, int outputSize) : PlanStep
+{
+    private bool _relu;
+
+    /// <summary>The step's output buffer.</summary>
+    protected float* Output => output;
+
+    public void FuseRelu(string reluName)
+    {
+        _relu = true;
+        Description += $", ReLU '{reluName}' fused";
+    }
+
+    protected void Finish(int batch)
+    {
+        if (_relu) ActivationKernels.Relu(new Span<float>(output, batch * outputSize));
+    }
 }
 
 /// <summary>Pinned copies of a layer's weight arrays, kept alive for the pointers in the steps.</summary>
@@ -51,7 +80,8 @@ internal sealed unsafe class PinnedWeights
 }
 
 /// <summary>A fully connected layer; <typeparamref name="TW"/> says how weight values are decoded.</summary>
-internal sealed unsafe class LinearStep<TW>(PinnedWeights weights, TW values, float* x, float* y, float* scratch, SimdLevel level) : PlanStep
+internal sealed unsafe class LinearStep<TW>(PinnedWeights weights, TW values, float* x, float* y, float* scratch, SimdLevel level)
+    : LayerStep(y, weights.Weights.Rows)
     where TW : struct, IWeightValues
 {
     private readonly int _in = weights.Weights.Columns, _out = weights.Weights.Rows;
@@ -59,58 +89,53 @@ internal sealed unsafe class LinearStep<TW>(PinnedWeights weights, TW values, fl
     public override void Run(int batch)
     {
         if (weights.RowPtr == null)
-            DenseKernels.Run(values, x, weights.BiasPointer, y, batch, _in, _out, level);
+            DenseKernels.Run(values, x, weights.BiasPointer, Output, batch, _in, _out, level);
         else
-            SparseKernels.Run(values, weights.RowPtrPointer, weights.ColIdxPointer, x, weights.BiasPointer, y, batch, _in, _out, level, scratch);
+            SparseKernels.Run(values, weights.RowPtrPointer, weights.ColIdxPointer, x, weights.BiasPointer, Output, batch, _in, _out, level, scratch);
+        Finish(batch);
     }
 }
 
 /// <summary>A convolution; im2col + dense GEMM, or im2col + CSR axpy.</summary>
 internal sealed unsafe class ConvStep<TW>(PinnedWeights weights, TW values, ConvKernels.Geometry geometry, float* x, float* y, float* scratch, SimdLevel level)
-    : PlanStep
+    : LayerStep(y, geometry.O * geometry.Pixels)
     where TW : struct, IWeightValues
 {
     public override void Run(int batch)
     {
         var g = geometry with { N = batch };
         if (weights.RowPtr == null)
-            ConvKernels.RunDense(values, x, weights.BiasPointer, y, scratch, g, level);
+            ConvKernels.RunDense(values, x, weights.BiasPointer, Output, scratch, g, level);
         else
-            ConvKernels.RunSparse(values, weights.RowPtrPointer, weights.ColIdxPointer, x, weights.BiasPointer, y, scratch, g, level);
+            ConvKernels.RunSparse(values, weights.RowPtrPointer, weights.ColIdxPointer, x, weights.BiasPointer, Output, scratch, g, level);
+        Finish(batch);
     }
 }
 
 /// <summary>y = max(x, 0); in place when the plan lets this step reuse its input buffer.</summary>
 internal sealed unsafe class ReluStep(float* x, float* y, int size) : PlanStep
 {
-    public override void Run(int batch) => ActivationKernels.Relu(CopyIn(x, y, batch * size));
-
-    internal static Span<float> CopyIn(float* x, float* y, int length)
-    {
-        var dst = new Span<float>(y, length);
-        if (x != y) new ReadOnlySpan<float>(x, length).CopyTo(dst);
-        return dst;
-    }
+    public override void Run(int batch) => ActivationKernels.Relu(CopyIfDistinct(x, y, batch * size));
 }
 
 /// <summary>Softmax over the last dimension.</summary>
 internal sealed unsafe class SoftmaxStep(float* x, float* y, int rowsPerExample, int cols) : PlanStep
 {
     public override void Run(int batch) =>
-        ActivationKernels.SoftmaxRows(ReluStep.CopyIn(x, y, batch * rowsPerExample * cols), batch * rowsPerExample, cols);
+        ActivationKernels.SoftmaxRows(CopyIfDistinct(x, y, batch * rowsPerExample * cols), batch * rowsPerExample, cols);
 }
 
 /// <summary>A copy (Flatten when the buffer cannot be shared).</summary>
 internal sealed unsafe class CopyStep(float* x, float* y, int size) : PlanStep
 {
-    public override void Run(int batch) => ReluStep.CopyIn(x, y, batch * size);
+    public override void Run(int batch) => CopyIfDistinct(x, y, batch * size);
 }
 
 /// <summary>A BatchNorm that could not be folded, as a per-channel scale and shift.</summary>
 internal sealed unsafe class BatchNormStep(float* x, float* y, int channels, int spatial, float[] scale, float[] shift) : PlanStep
 {
     public override void Run(int batch) =>
-        BatchNormKernels.ApplyScaleShift(ReluStep.CopyIn(x, y, batch * channels * spatial), batch, channels, spatial, scale, shift);
+        BatchNormKernels.ApplyScaleShift(CopyIfDistinct(x, y, batch * channels * spatial), batch, channels, spatial, scale, shift);
 }
 
 /// <summary>Max or average pooling.</summary>

@@ -75,7 +75,8 @@ public class InferenceSessionTests
     public void BatchNorm_IsFoldedIntoItsProducer()
     {
         var session = InferenceSession.Load(TestModels.SmallCnn(WeightStorage.CsrFixedPoint8BitPerRow), 2);
-        Assert.Contains(session.Plan, line => line.StartsWith("conv1:") && line.Contains("'bn1' folded"));
+        Assert.Contains(session.Plan, line => line.StartsWith("conv1:") && line.Contains("'bn1' folded") && line.Contains("ReLU 'relu1' fused"));
+        Assert.DoesNotContain(session.Plan, line => line.StartsWith("relu1"));
         Assert.Contains(session.Plan, line => line.StartsWith("fc1:") && line.Contains("'bn3' folded"));
         Assert.DoesNotContain(session.Plan, line => line.StartsWith("bn"));
         Assert.Contains(session.Plan, line => line.StartsWith("conv1:") && line.Contains("fixed point (fused)"));

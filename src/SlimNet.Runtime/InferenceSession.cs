@@ -5,7 +5,7 @@ using SlimNet.Runtime.Planning;
 namespace SlimNet.Runtime;
 
 /// <summary>
-/// Runs a <see cref="SlimModel"/> on the CPU in pure C#. <see cref="Load"/> validates the model against its
+/// Runs a <see cref="SlimModel"/> on the CPU in pure C#. <see cref="Load(SlimModel, int)"/> validates the model against its
 /// graph, folds each BatchNorm into the Linear/Conv2d before it where that layer feeds only the BatchNorm,
 /// picks a kernel per layer from how its weights are stored (dense or CSR; float32, float16 decoded at load,
 /// fixed point or codebook decoded inside the kernel) and allocates every activation buffer for
@@ -48,6 +48,10 @@ public sealed unsafe class InferenceSession
         return new InferenceSession(model.Graph.Name, maxBatch, model.Graph.InputShape.ToArray(), plan.OutputShape, plan.Steps,
             plan.Input, (float*)plan.Output, plan.KeepAlive, plan.BufferBytes);
     }
+
+    /// <summary>Reads a .slim file and builds its plan (see <see cref="Load(SlimModel, int)"/>).</summary>
+    /// <exception cref="SlimFormatException">The file is not a valid .slim file.</exception>
+    public static InferenceSession Load(string path, int maxBatch) => Load(SlimReader.Read(path), maxBatch);
 
     /// <summary>Name of the model's graph.</summary>
     public string ModelName { get; }

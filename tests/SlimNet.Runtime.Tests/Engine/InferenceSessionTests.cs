@@ -105,6 +105,25 @@ public class InferenceSessionTests
     }
 
     [Fact]
+    public void Load_FromAWrittenFile_RunsLikeTheInMemoryModel()
+    {
+        var model = TestModels.LeNet300100(WeightStorage.CsrFixedPoint8BitPerRow);
+        string path = Path.Combine(Path.GetTempPath(), $"slimnet-runtime-{Guid.NewGuid():N}.slim");
+        try
+        {
+            SlimWriter.Write(model, path);
+            var input = TestData.Uniform(5, 2 * 784);
+            var fromFile = InferenceSession.Load(path, 2).Run(input, 2);
+            var inMemory = InferenceSession.Load(model, 2).Run(input, 2);
+            Assert.Equal(inMemory, fromFile);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void Shapes_AreReported()
     {
         var session = InferenceSession.Load(TestModels.SmallCnn(WeightStorage.DenseFloat32), 4);

@@ -1,3 +1,5 @@
+using SlimNet.Compression.Recipes;
+using SlimNet.Format;
 using SlimNet.Training.Checkpoints;
 using SlimNet.Training.Data;
 using SlimNet.Training.Trainer;
@@ -41,18 +43,13 @@ public static class ExitCodes
     /// <summary>The exit code and one-line message for an exception.</summary>
     public static (int Code, string Message) Classify(Exception e) => e switch
     {
-        UserInputException or DatasetException or CheckpointException or FileNotFoundException or DirectoryNotFoundException
-            or UnauthorizedAccessException => (BadInput, OneLine(e.Message)),
+        UserInputException or DatasetException or CheckpointException or RecipeException or SlimFormatException
+            or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException => (BadInput, OneLine(e.Message)),
         ArgumentException when e.GetType() == typeof(ArgumentException) => (BadInput, OneLine(e.Message)),
         TrainingDivergedException => (Failed, OneLine(e.Message)),
         IOException => (BadInput, OneLine(e.Message)),
-        _ when IsFormatError(e) => (BadInput, OneLine(e.Message)),
         _ => (Internal, $"internal error ({e.GetType().Name}): {OneLine(e.Message)}"),
     };
-
-    /// <summary>Errors of other layers that are about bad input (format, recipe), recognised by type name so this
-    /// file does not need to know every layer's exception type.</summary>
-    private static bool IsFormatError(Exception e) => e.GetType().Name is "SlimFormatException" or "RecipeException";
 
     private static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
 }

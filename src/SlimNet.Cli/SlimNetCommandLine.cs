@@ -13,6 +13,7 @@ public static class SlimNetCommandLine
         root.Add(ModelsCommand.Create());
         root.Add(TrainCommand.Create());
         root.Add(EvalCommand.Create());
+        root.Add(CompressCommand.Create());
         root.Add(ExportCommand.Create());
         root.Add(InspectCommand.Create());
         root.Add(RunCommand.Create());

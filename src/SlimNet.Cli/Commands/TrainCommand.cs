@@ -48,6 +48,7 @@ public static class TrainCommand
                 Augment = zoo.Dataset != Training.Data.DatasetKind.Mnist,
             };
             if (options.Validate() is { } problem) throw new UserInputException(problem);
+            if (options.Epochs < 1) throw new UserInputException($"--epochs must be at least 1, got {options.Epochs}");
             var stop = parse.GetValue(stopAfter);
             if (stop is < 1) throw new UserInputException($"--stop-after-epoch must be at least 1, got {stop}");
             string outFile = parse.GetValue(outPath) ?? $"{zoo.Name}.ckpt";

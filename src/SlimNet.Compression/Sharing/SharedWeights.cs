@@ -7,7 +7,7 @@ namespace SlimNet.Compression.Sharing;
 /// <param name="ParameterName">Dotted parameter name.</param>
 /// <param name="Shape">Tensor shape (row-major).</param>
 /// <param name="Bits">Code width b; the codebook has 2^b entries.</param>
-/// <param name="Codebook">Centroid values, 2^b floats (unused clusters keep their last value).</param>
+/// <param name="Codebook">Centroid values: 2^b floats, or 2^b − 1 when the tensor has zeros (the last code is then kept for 0; unused clusters keep their last value).</param>
 /// <param name="Positions">Flat row-major indices of the nonzero weights, ascending.</param>
 /// <param name="Codes">Cluster index of each nonzero weight, aligned with <paramref name="Positions"/>.</param>
 public sealed record SharedWeights(string ParameterName, long[] Shape, int Bits, float[] Codebook, int[] Positions, ushort[] Codes)

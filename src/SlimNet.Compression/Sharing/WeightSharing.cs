@@ -69,7 +69,10 @@ public sealed class WeightSharing : ITrainingHooks, IDisposable
             var values = new List<float>();
             for (int i = 0; i < flat.Length; i++)
                 if (flat[i] != 0f) { positions.Add(i); values.Add(flat[i]); }
-            var result = KMeans1D.Cluster(values.ToArray(), 1 << bits, MaxIterations);
+            // A layer with zeros (pruned weights) keeps one of its 2^b codes for the value 0, so that the stored
+            // codebook of 2^b entries can also encode the filler zeros of relative indexing (Deep Compression).
+            int clusters = Math.Max(1, (1 << bits) - (values.Count < flat.Length ? 1 : 0));
+            var result = KMeans1D.Cluster(values.ToArray(), clusters, MaxIterations);
             _clusters[name] = new LayerClusters(p, bits, positions.ToArray(), result);
             _clusters[name].Snap(p);
         }

@@ -65,10 +65,17 @@ public sealed class ModelTrainer
     /// <paramref name="checkpointPath"/> (when given) and a line to <paramref name="logPath"/> (JSON lines).
     /// <paramref name="stopAfterEpochs"/> ends the run early after that many epochs in total (the checkpoint can be resumed).
     /// </summary>
-    public TrainResult Run(string? checkpointPath = null, Checkpoint? resumeFrom = null, string? logPath = null, int? stopAfterEpochs = null)
+    /// <param name="checkpointPath">Where to write a checkpoint after every epoch (null: none).</param>
+    /// <param name="resumeFrom">Checkpoint to continue from.</param>
+    /// <param name="logPath">JSON-lines log of epochs (null: none).</param>
+    /// <param name="stopAfterEpochs">End after this many epochs in total.</param>
+    /// <param name="module">Train this module (e.g. a trained model being fine-tuned by a compression stage) instead of a
+    /// freshly initialised one; the caller keeps ownership.</param>
+    public TrainResult Run(string? checkpointPath = null, Checkpoint? resumeFrom = null, string? logPath = null, int? stopAfterEpochs = null,
+        GraphModule? module = null)
     {
         ConfigureThreads();
-        var module = CreateModule(_model, _options.Seed);
+        module ??= CreateModule(_model, _options.Seed);
         using var optimizer = CreateOptimizer(module);
         int startEpoch = 0;
         if (resumeFrom is not null)

@@ -8,7 +8,7 @@ namespace SlimNet.Training.Trainer;
 /// </summary>
 public sealed record TrainerOptions
 {
-    /// <summary>Number of epochs (total, including any resumed ones).</summary>
+    /// <summary>Number of epochs (total, including any resumed ones); 0 runs only the start and end hooks.</summary>
     public int Epochs { get; init; } = 10;
     /// <summary>Examples per minibatch.</summary>
     public int BatchSize { get; init; } = 128;
@@ -40,7 +40,7 @@ public sealed record TrainerOptions
     /// <summary>Checks every value; returns the first problem as a sentence, or null when valid.</summary>
     public string? Validate()
     {
-        if (Epochs < 1) return $"epochs must be at least 1, got {Epochs}";
+        if (Epochs < 0) return $"epochs must not be negative, got {Epochs}";
         if (BatchSize < 1) return $"batch size must be at least 1, got {BatchSize}";
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) return $"learning rate must be a positive number, got {LearningRate}";
         if (Optimizer is not ("sgd" or "adam")) return $"optimizer must be 'sgd' or 'adam', got '{Optimizer}'";

@@ -1,0 +1,143 @@
+using System.CommandLine;
+using System.Globalization;
+using SlimNet.Compression.Export;
+using SlimNet.Compression.Recipes;
+using SlimNet.Format;
+using SlimNet.Format.Graph;
+using SlimNet.Training.Checkpoints;
+using SlimNet.Training.Models;
+using SlimNet.Training.Pipeline;
+using SlimNet.Training.Trainer;
+
+namespace SlimNet.Cli.Commands;
+
+/// <summary>
+/// <c>slimnet compress</c>: runs a recipe on a trained model (or trains the baseline first) and writes the
+/// compressed .slim file, reporting accuracy before and after and the file ratio.
+/// </summary>
+public static class CompressCommand
+{
+    /// <summary>Creates the command.</summary>
+    public static Command Create()
+    {
+        var recipe = new Option<string>("--recipe") { Description = "Recipe YAML file (see docs/RECIPES.md and recipes/)", Required = true };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Trained checkpoint to compress" };
+        var model = new Option<string?>("--model") { Description = "Zoo model to train first (with its defaults) when no checkpoint is given" };
+        var baselineEpochs = new Option<int?>("--baseline-epochs") { Description = "Epochs of the baseline training with --model (default: the model's)" };
+        var data = CommonOptions.Data();
+        var limit = new Option<int?>("--limit") { Description = "Train and fine-tune on the first N training examples only" };
+        var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
+        var outPath = new Option<string>("--out") { Description = "The .slim file to write", Required = true };
+        var json = CommonOptions.Json();
+        var cmd = new Command("compress", "Compress a model with a recipe and write a .slim file")
+        {
+            recipe, checkpoint, model, baselineEpochs, data, limit, seed, outPath, json,
+        };
+        cmd.SetAction(parse => ExitCodes.Guard(() =>
+        {
+            var output = new CliOutput(parse.GetValue(json));
+            string target = parse.GetValue(outPath)!;
+            string? ckptPath = parse.GetValue(checkpoint);
+            string? modelName = parse.GetValue(model);
+            if ((ckptPath is null) == (modelName is null))
+                throw new UserInputException("give exactly one of --checkpoint FILE or --model NAME");
+            string recipePath = parse.GetValue(recipe)!;
+            if (!File.Exists(recipePath)) throw new UserInputException($"--recipe {recipePath}: no such file");
+            if (parse.GetValue(baselineEpochs) is < 1 and var be) throw new UserInputException($"--baseline-epochs must be at least 1, got {be}");
+
+            // Everything that can be checked is checked before any work starts.
+            var plan = RecipeLoader.Load(recipePath);
+            TrainCommand.CheckWritable(target);
+            Checkpoint? ckpt = ckptPath is null ? null
+                : File.Exists(ckptPath) ? Checkpoint.Load(ckptPath) : throw new UserInputException($"--checkpoint {ckptPath}: no such file");
+            var zoo = TrainCommand.ResolveModel(ckpt?.ModelName ?? modelName!);
+            plan.ValidateAgainst(GraphShapes.Parameters(zoo.Graph).Select(p => p.Name).Where(n => !SlimExporter.IsStatistic(n)));
+            var splits = CommonOptions.LoadData(zoo, parse.GetValue(data), parse.GetValue(limit));
+            int s = parse.GetValue(seed);
+            var display = new TrainingProgressDisplay(output);
+
+            GraphModule module;
+            double baselineAccuracy;
+            if (ckpt is not null)
+            {
+                ModelTrainer.ConfigureThreads();
+                module = ModelTrainer.CreateModule(zoo, s);
+                ModelTensors.Restore(module, ckpt.Model, ckptPath!);
+                baselineAccuracy = Evaluator.Evaluate(module, splits.Test, splits.Normalization).Accuracy;
+            }
+            else
+            {
+                var d = zoo.Defaults;
+                var options = new TrainerOptions
+                {
+                    Epochs = parse.GetValue(baselineEpochs) ?? d.Epochs, BatchSize = d.BatchSize, LearningRate = d.LearningRate,
+                    Optimizer = d.Optimizer, Schedule = d.Schedule, WeightDecay = d.WeightDecay, Momentum = d.Momentum, Seed = s,
+                    Augment = zoo.Dataset != Training.Data.DatasetKind.Mnist,
+                };
+                string baselinePath = target + ".baseline.ckpt";
+                output.Info($"training the {zoo.Name} baseline ({options.Epochs} epochs); checkpoint {baselinePath}");
+                var trained = display.Run(() => new ModelTrainer(zoo, options, splits, progress: display).Run(baselinePath));
+                module = trained.Module;
+                baselineAccuracy = trained.TestAccuracy;
+            }
+            output.Info($"baseline test accuracy {baselineAccuracy:P2}; running recipe {plan.Name ?? Path.GetFileName(recipePath)} ({plan.Stages.Count} stages)");
+
+            using var pipeline = new CompressionPipeline(zoo, plan, splits, s, display);
+            pipeline.StageStarted += (i, method, epochs) => output.Info($"stage {i + 1}/{plan.Stages.Count}: {method}, {epochs} fine-tuning epochs");
+            var stages = display.Run(() => pipeline.Run(module));
+            double accuracy = Evaluator.Evaluate(module, splits.Test, splits.Normalization).Accuracy;
+
+            var values = SlimExporter.Capture(module);
+            var masks = pipeline.Masks();
+            var encoded = CompressedTensorEncoder.Encode(zoo.Graph, values, pipeline.SharedWeights(), masks.Keys.ToList());
+            var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                [SlimMetadataKeys.Model] = zoo.Name,
+                [SlimMetadataKeys.DatasetKind] = zoo.Dataset.ToString().ToLowerInvariant(),
+                [SlimMetadataKeys.Dataset] = splits.Name,
+                [SlimMetadataKeys.InputMean] = SlimMetadataKeys.FormatFloats(splits.Normalization.Mean),
+                [SlimMetadataKeys.InputStd] = SlimMetadataKeys.FormatFloats(splits.Normalization.Std),
+                [SlimMetadataKeys.Method] = $"recipe {plan.Name ?? Path.GetFileNameWithoutExtension(recipePath)}",
+                [SlimMetadataKeys.SourceTestAccuracy] = baselineAccuracy.ToString("R", CultureInfo.InvariantCulture),
+                ["test_accuracy"] = accuracy.ToString("R", CultureInfo.InvariantCulture),
+            };
+            var slim = SlimExporter.Export(zoo.Graph, values, new SlimExportOptions { Encoded = encoded, Metadata = metadata });
+            var report = SlimWriter.Write(slim, target);
+            long dense = 4 * GraphShapes.TrainableParameterCount(zoo.Graph);
+            double ratio = (double)dense / report.FileBytes;
+            long paramBytes = report.ParameterBytes;
+
+            output.Result(new
+            {
+                model = zoo.Name,
+                recipe = recipePath,
+                @out = target,
+                baseline_test_accuracy = baselineAccuracy,
+                test_accuracy = accuracy,
+                accuracy_change_pp = 100 * (accuracy - baselineAccuracy),
+                file_bytes = report.FileBytes,
+                dense_fp32_bytes = dense,
+                compression_ratio = ratio,
+                parameter_bytes = paramBytes,
+                parameter_ratio = (double)dense / paramBytes,
+                stages = stages.Select(r => new { index = r.Index, method = r.Method, epochs = r.Epochs, test_accuracy = r.TestAccuracy, sparsity = r.Sparsity }),
+                layers = report.Tensors.Select(t => new
+                {
+                    name = t.Name, elements = t.ElementCount, stored = t.StoredCount, sparsity = t.SparsityRatio,
+                    encoding = t.Encoding.ToString().ToLowerInvariant(), layout = t.Sparsity.ToString().ToLowerInvariant(), bits = t.Bits,
+                    bytes = t.TotalBytes, bits_per_stored_weight = t.BitsPerStoredWeight,
+                }),
+            }, console =>
+            {
+                var table = new Table().AddColumns("tensor", "kept", "encoding", "bits/weight", "bytes");
+                foreach (var t in report.Tensors)
+                    table.AddRow(t.Name, $"{1 - t.SparsityRatio:P1}", $"{t.Encoding} {t.Sparsity}".ToLowerInvariant(), $"{t.BitsPerStoredWeight:F2}", $"{t.TotalBytes:N0}");
+                console.Write(table);
+                console.MarkupLine($"test accuracy {baselineAccuracy:P2} → [green]{accuracy:P2}[/] ({100 * (accuracy - baselineAccuracy):+0.00;-0.00} pp); " +
+                                   $"{Markup.Escape(target)}: {report.FileBytes:N0} bytes, [green]{ratio:F1}x[/] smaller than dense fp32 ({dense:N0} bytes)");
+            });
+            return ExitCodes.Ok;
+        }));
+        return cmd;
+    }
+}

@@ -1,0 +1,82 @@
+using SlimNet.Compression.Sharing;
+using SlimNet.Format;
+using SlimNet.Format.Graph;
+
+namespace SlimNet.Training.Pipeline;
+
+/// <summary>
+/// Chooses the stored form of compressed parameters ("strip" then encode): a weight-shared parameter becomes b-bit
+/// codebook codes, a pruned one keeps float32 values of its nonzeros only; sparse tensors are stored as relative
+/// gaps (Deep Compression, with filler zeros) or CSR, with Huffman-coded code and index streams. Among those
+/// candidates (gap widths 2..10 bits, CSR) the one with the fewest bytes is taken, measured by the real writer.
+/// </summary>
+public static class CompressedTensorEncoder
+{
+    /// <summary>
+    /// Encodes every parameter that is weight-shared or has zeros from pruning; others are left to the default exporter.
+    /// </summary>
+    /// <param name="graph">The network (for shapes).</param>
+    /// <param name="values">Current parameter values by name (after the last stage; pruned weights are exactly 0).</param>
+    /// <param name="shared">Weight-shared parameters by name.</param>
+    /// <param name="pruned">Names of parameters that were pruned.</param>
+    public static Dictionary<string, SlimTensor> Encode(ModelGraph graph, IReadOnlyDictionary<string, float[]> values,
+        IReadOnlyDictionary<string, SharedWeights> shared, IReadOnlyCollection<string> pruned)
+    {
+        var result = new Dictionary<string, SlimTensor>(StringComparer.Ordinal);
+        foreach (var (name, shape) in GraphShapes.Parameters(graph))
+        {
+            if (shared.TryGetValue(name, out var sw)) result[name] = Smallest(graph, CodebookCandidates(name, shape, sw));
+            else if (pruned.Contains(name) && values.TryGetValue(name, out var v) && v.Any(x => x == 0f))
+                result[name] = Smallest(graph, Float32Candidates(name, shape, v));
+        }
+        return result;
+    }
+
+    private static IEnumerable<SlimTensor> CodebookCandidates(string name, int[] shape, SharedWeights sw)
+    {
+        long count = shape.Aggregate(1L, (a, d) => a * d);
+        bool hasZeros = sw.Positions.Length < count;
+        int bits = sw.Bits;
+        int needed = sw.Codebook.Length + (hasZeros ? 1 : 0);
+        while ((1 << bits) < needed) bits++;
+        var codebook = new float[1 << bits];
+        sw.Codebook.CopyTo(codebook, 0);
+        // Entries past the centroids are 0; when the layer has zeros the last entry is the code for 0.
+        ushort zeroCode = (ushort)((1 << bits) - 1);
+        var codes = new ushort[count];
+        if (hasZeros) Array.Fill(codes, zeroCode);
+        for (int i = 0; i < sw.Positions.Length; i++) codes[sw.Positions[i]] = sw.Codes[i];
+        if (!hasZeros)
+        {
+            yield return SlimTensor.Codebook(name, shape, codes, codebook, bits, huffman: HuffmanStreams.Codes);
+            yield return SlimTensor.Codebook(name, shape, codes, codebook, bits);
+            yield break;
+        }
+        foreach (var huff in new[] { HuffmanStreams.Codes | HuffmanStreams.Indices, HuffmanStreams.None })
+        {
+            for (int gap = 2; gap <= 10; gap++)
+                yield return SlimTensor.Codebook(name, shape, codes, codebook, bits, SparseLayout.RelativeGaps, gap, huff);
+            yield return SlimTensor.Codebook(name, shape, codes, codebook, bits, SparseLayout.Csr, huffman: huff | HuffmanStreams.RowPointers);
+        }
+    }
+
+    private static IEnumerable<SlimTensor> Float32Candidates(string name, int[] shape, float[] v)
+    {
+        yield return SlimTensor.Dense(name, shape, v);
+        for (int gap = 2; gap <= 10; gap++)
+            yield return SlimTensor.Dense(name, shape, v, SparseLayout.RelativeGaps, gap, HuffmanStreams.Indices);
+        yield return SlimTensor.Dense(name, shape, v, SparseLayout.Csr, huffman: HuffmanStreams.Indices | HuffmanStreams.RowPointers);
+    }
+
+    private static SlimTensor Smallest(ModelGraph graph, IEnumerable<SlimTensor> candidates)
+    {
+        SlimTensor? best = null;
+        long bestBytes = long.MaxValue;
+        foreach (var t in candidates)
+        {
+            long bytes = SlimWriter.ToBytes(new SlimModel(graph, new[] { t })).LongLength;
+            if (bytes < bestBytes) { best = t; bestBytes = bytes; }
+        }
+        return best ?? throw new InvalidOperationException("no candidate encoding");
+    }
+}

@@ -1,0 +1,75 @@
+using System.CommandLine;
+using SlimNet.Cli.Reports;
+using SlimNet.Training.Checkpoints;
+
+namespace SlimNet.Cli.Commands;
+
+/// <summary>
+/// <c>slimnet report FILE.slim [FILE2.slim …] --out DIR</c>: writes DIR/report.md with sizes, ratio, accuracy and a
+/// per-tensor table, plus PNG plots (per-tensor sparsity and bits, weight histograms before/after, and accuracy against
+/// compression ratio when several files are given). Needs no Torch: everything is read from the files.
+/// </summary>
+public static class ReportCommand
+{
+    /// <summary>Creates the command.</summary>
+    public static Command Create()
+    {
+        var files = new Argument<string[]>("files") { Description = "One or more .slim files (several: a sweep)", Arity = ArgumentArity.OneOrMore };
+        var baseline = new Option<string?>("--baseline") { Description = "Checkpoint of the model before compression, for the 'before' weight histograms" };
+        var outDir = new Option<string>("--out") { Description = "Folder for report.md and the PNG plots (created if missing)", Required = true };
+        var json = CommonOptions.Json();
+        var cmd = new Command("report", "Write a Markdown report with PNG plots for compressed .slim files") { files, baseline, outDir, json };
+        cmd.SetAction(parse => ExitCodes.Guard(() =>
+        {
+            var output = new CliOutput(parse.GetValue(json));
+            var paths = parse.GetValue(files)!;
+            var keys = CompressionReport.Keys(paths);
+            var models = paths.Select((p, i) =>
+            {
+                var file = SlimModelFile.Open(p);
+                return new ReportedModel(p, keys[i], file, file.SizeReport());
+            }).ToArray();
+            string? baselinePath = parse.GetValue(baseline);
+            Checkpoint? ckpt = null;
+            if (baselinePath is not null)
+            {
+                if (!File.Exists(baselinePath)) throw new UserInputException($"--baseline {baselinePath}: no such file");
+                ckpt = Checkpoint.Load(baselinePath);
+                if (models.All(m => m.Model != ckpt.ModelName))
+                    throw new UserInputException($"--baseline {baselinePath}: is a checkpoint of '{ckpt.ModelName}', but the files hold {string.Join(", ", models.Select(m => $"'{m.Model}'").Distinct())}");
+            }
+            string dir = parse.GetValue(outDir)!;
+            AtomicFile.PrepareOutputFolder(dir, "--out");
+
+            var written = new CompressionReport(models, ckpt, baselinePath).Write(dir);
+            output.Result(new
+            {
+                @out = dir,
+                report = written[0],
+                plots = written.Skip(1).ToArray(),
+                files = models.Select(m => new
+                {
+                    file = m.Path,
+                    model = m.Model,
+                    method = m.Method,
+                    file_bytes = m.Size.FileBytes,
+                    dense_fp32_bytes = m.DenseFp32Bytes,
+                    compression_ratio = m.CompressionRatio,
+                    test_accuracy = m.TestAccuracy,
+                    baseline_test_accuracy = m.BaselineAccuracy,
+                    sparsity = m.Size.SparsityRatio,
+                }),
+            }, console =>
+            {
+                var table = new Table().AddColumns("file", "model", "bytes", "ratio", "test accuracy");
+                foreach (var m in models)
+                    table.AddRow(Markup.Escape(m.Path), Markup.Escape(m.Model), $"{m.Size.FileBytes:N0}", $"{m.CompressionRatio:F1}x",
+                        m.TestAccuracy is double a ? $"{a:P2}" : "n/a");
+                console.Write(table);
+                console.MarkupLine($"wrote [green]{Markup.Escape(written[0])}[/] and {written.Count - 1} plots in {Markup.Escape(dir)}");
+            });
+            return ExitCodes.Ok;
+        }));
+        return cmd;
+    }
+}

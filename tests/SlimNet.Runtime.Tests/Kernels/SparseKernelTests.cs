@@ -118,6 +118,28 @@ public class SparseKernelTests
         }
     }
 
+    [Theory, MemberData(nameof(Levels))]
+    public void CsrGemm_InfiniteInput_ReachesOnlyTheRowsThatUseIt(int simdBits)
+    {
+        var level = (SimdLevel)simdBits;
+        int n = 70, m = 12;
+        var (dense, rowPtr, colIdx, values) = TestData.Sparse(7, m, n, 0.5);
+        for (int k = 0; k < values.Length; k++) values[k] = Math.Abs(values[k]) + 0.5f;
+        foreach (int batch in new[] { 1, 8 })
+        {
+            var x = TestData.Uniform(batch, batch * n, 1e30f);
+            for (int b = 0; b < batch; b++) x[b * n + 33] = float.PositiveInfinity;
+            var y = new float[batch * m];
+            SparseKernels.CsrGemm(x, rowPtr, colIdx, values, ReadOnlySpan<float>.Empty, y, batch, n, m, level);
+            for (int b = 0; b < batch; b++)
+                for (int o = 0; o < m; o++)
+                {
+                    bool touches = dense[o * n + 33] != 0;
+                    Assert.True(touches ? float.IsPositiveInfinity(y[b * m + o]) : float.IsFinite(y[b * m + o]), $"batch {batch} row {b} output {o}: {y[b * m + o]}");
+                }
+        }
+    }
+
     [Fact]
     public void CsrGemm_RejectsBadStructure()
     {

@@ -13,12 +13,12 @@ public static class SlimNetCommandLine
         root.Add(ModelsCommand.Create());
         root.Add(TrainCommand.Create());
         root.Add(EvalCommand.Create());
+        root.Add(CompressCommand.Create());
         root.Add(ExportCommand.Create());
         root.Add(InspectCommand.Create());
         root.Add(RunCommand.Create());
         root.Add(BenchCommand.Create());
         root.Add(FuzzCommand.Create());
-        root.Add(CompressCommand.Create());
         root.Add(SensitivityCommand.Create());
         root.Add(ReportCommand.Create());
         return root;

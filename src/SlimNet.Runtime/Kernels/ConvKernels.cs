@@ -4,10 +4,11 @@ namespace SlimNet.Runtime.Kernels;
 /// <summary>
 /// 2-D convolution over NCHW float32 tensors (groups = 1, square stride and padding, zero padding).
 /// Output size per spatial dimension: (size + 2·pad − kernel) / stride + 1.
-/// The dense path unfolds each image into patches [Ho·Wo, C·kh·kw] (im2col) and runs it through
-/// <see cref="DenseKernels"/> with the pixels as the batch, so the 4×4 register tiles reuse every weight
-/// vector across four pixels. The sparse path unfolds into [C·kh·kw, Ho·Wo] instead, which is exactly the
-/// transposed input the CSR axpy kernel wants and yields [O, Ho·Wo] — the output layout — with no transpose.
+/// Both paths unfold each image into [C·kh·kw, Ho·Wo] (im2col) and compute y[o, :] = Σₖ W[o, k]·col[k, :]
+/// as broadcast-weight × pixel-vector FMAs: the result comes out in the output layout with no transpose and
+/// no horizontal sums, which matters for the small C·kh·kw and O of early layers (a dot-product GEMM over
+/// 25-long patches spent most of its time in reductions). Dense weights walk every column of a row, CSR
+/// weights only their non-zeros.
 /// </summary>
 public static unsafe class ConvKernels
 {
@@ -15,14 +16,12 @@ public static unsafe class ConvKernels
     public static int OutputSize(int size, int kernel, int stride, int pad) => (size + 2 * pad - kernel) / stride + 1;
 
     /// <summary>
-    /// Floats of scratch the dense <c>Conv2d</c> needs: Ho·Wo·(C·kh·kw + O) — one image's patches plus its
-    /// output in pixel-major order (reused for every image of the batch).
+    /// Floats of scratch the dense <c>Conv2d</c> needs: C·kh·kw·Ho·Wo — one image unfolded (reused for every
+    /// image of the batch). <paramref name="o"/> does not change it; it is a parameter so that callers need
+    /// not know the layout.
     /// </summary>
-    public static int ScratchSize(int c, int h, int wIn, int o, int kh, int kw, int stride, int pad)
-    {
-        long pixels = (long)OutputSize(h, kh, stride, pad) * OutputSize(wIn, kw, stride, pad);
-        return checked((int)(pixels * ((long)c * kh * kw + o)));
-    }
+    public static int ScratchSize(int c, int h, int wIn, int o, int kh, int kw, int stride, int pad) =>
+        SparseScratchSize(c, h, wIn, kh, kw, stride, pad);
 
     /// <summary>Floats of scratch the CSR convolutions need: C·kh·kw·Ho·Wo (one image's unfolded input).</summary>
     public static int SparseScratchSize(int c, int h, int wIn, int kh, int kw, int stride, int pad) =>
@@ -134,13 +133,11 @@ public static unsafe class ConvKernels
     internal static void RunDense<TW>(TW w, float* x, float* bias, float* y, float* scratch, in Geometry g, SimdLevel level)
         where TW : struct, IWeightValues
     {
-        int k = g.PatchSize, p = g.Pixels;
-        float* patches = scratch, pixelMajor = scratch + (nint)p * k;
+        int p = g.Pixels;
         for (int img = 0; img < g.N; img++)
         {
-            Im2ColPatches(x + (nint)img * g.C * g.H * g.W, patches, g);
-            DenseKernels.Run(w, patches, bias, pixelMajor, p, k, g.O, level);
-            SparseKernels.Transpose(pixelMajor, y + (nint)img * g.O * p, p, g.O);
+            Im2ColRows(x + (nint)img * g.C * g.H * g.W, scratch, g);
+            SparseKernels.Transposed(w, new DenseRowPattern(g.PatchSize), scratch, p, p, y + (nint)img * g.O * p, p, bias, g.O, level);
         }
     }
 
@@ -151,41 +148,8 @@ public static unsafe class ConvKernels
         for (int img = 0; img < g.N; img++)
         {
             Im2ColRows(x + (nint)img * g.C * g.H * g.W, scratch, g);
-            SparseKernels.Transposed(w, rowPtr, colIdx, scratch, p, p, y + (nint)img * g.O * p, p, bias, g.O, level);
+            SparseKernels.Transposed(w, new CsrPattern(rowPtr, colIdx), scratch, p, p, y + (nint)img * g.O * p, p, bias, g.O, level);
         }
-    }
-
-    /// <summary>patches[p, (ci·kh + ky)·kw + kx] = x[ci, oy·s − pad + ky, ox·s − pad + kx] (0 outside).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Im2ColPatches(float* x, float* patches, in Geometry g)
-    {
-        int k = g.PatchSize;
-        for (int oy = 0; oy < g.Ho; oy++)
-            for (int ox = 0; ox < g.Wo; ox++)
-            {
-                float* dst = patches + (nint)(oy * g.Wo + ox) * k;
-                int iy0 = oy * g.Stride - g.Pad, ix0 = ox * g.Stride - g.Pad;
-                for (int ci = 0; ci < g.C; ci++)
-                {
-                    float* plane = x + (nint)ci * g.H * g.W;
-                    for (int ky = 0; ky < g.Kh; ky++)
-                    {
-                        int iy = iy0 + ky;
-                        float* d = dst + (ci * g.Kh + ky) * g.Kw;
-                        if ((uint)iy >= (uint)g.H)
-                        {
-                            new Span<float>(d, g.Kw).Clear();
-                            continue;
-                        }
-                        float* src = plane + (nint)iy * g.W;
-                        for (int kx = 0; kx < g.Kw; kx++)
-                        {
-                            int ix = ix0 + kx;
-                            d[kx] = (uint)ix < (uint)g.W ? src[ix] : 0f;
-                        }
-                    }
-                }
-            }
     }
 
     /// <summary>rows[(ci·kh + ky)·kw + kx, p] = x[ci, oy·s − pad + ky, ox·s − pad + kx] (0 outside).</summary>

@@ -142,7 +142,7 @@ public static unsafe class SparseKernels
     {
         float* xT = scratch, yT = scratch + (nint)inFeatures * batch;
         Transpose(x, xT, batch, inFeatures);
-        Transposed(w, rowPtr, colIdx, xT, batch, batch, yT, batch, bias, outFeatures, level);
+        Transposed(w, new CsrPattern(rowPtr, colIdx), xT, batch, batch, yT, batch, bias, outFeatures, level);
         Transpose(yT, y, outFeatures, batch);
     }
 
@@ -298,34 +298,34 @@ public static unsafe class SparseKernels
     }
 
     /// <summary>
-    /// yT[o, c] = scale(o)·Σₖ value(k)·xT[colIdx[k], c] + bias[o] for c in [0, cols): the input is given
+    /// yT[o, c] = scale(o)·Σₖ value(k)·xT[pattern.Column(k, start), c] + bias[o] for c in [0, cols): the input is given
     /// column-major per feature (row stride <paramref name="ldx"/>), as after a transpose or an im2col.
     /// </summary>
-    internal static void Transposed<TW>(TW w, int* rowPtr, int* colIdx, float* xT, nint ldx, int cols, float* yT, nint ldy,
+    internal static void Transposed<TW, TP>(TW w, TP pattern, float* xT, nint ldx, int cols, float* yT, nint ldy,
         float* bias, int rows, SimdLevel level)
-        where TW : struct, IWeightValues
+        where TW : struct, IWeightValues where TP : struct, IRowPattern
     {
         switch (level)
         {
             case SimdLevel.Vector512:
-                Transposed<Vector512<float>, Vector512Ops, TW>(w, rowPtr, colIdx, xT, ldx, cols, yT, ldy, bias, rows);
+                Transposed<Vector512<float>, Vector512Ops, TW, TP>(w, pattern, xT, ldx, cols, yT, ldy, bias, rows);
                 break;
             case SimdLevel.Vector256:
-                Transposed<Vector256<float>, Vector256Ops, TW>(w, rowPtr, colIdx, xT, ldx, cols, yT, ldy, bias, rows);
+                Transposed<Vector256<float>, Vector256Ops, TW, TP>(w, pattern, xT, ldx, cols, yT, ldy, bias, rows);
                 break;
             case SimdLevel.Vector128:
-                Transposed<Vector128<float>, Vector128Ops, TW>(w, rowPtr, colIdx, xT, ldx, cols, yT, ldy, bias, rows);
+                Transposed<Vector128<float>, Vector128Ops, TW, TP>(w, pattern, xT, ldx, cols, yT, ldy, bias, rows);
                 break;
             default:
-                TransposedScalar(w, rowPtr, colIdx, xT, ldx, 0, cols, yT, ldy, bias, rows);
+                TransposedScalar(w, pattern, xT, ldx, 0, cols, yT, ldy, bias, rows);
                 break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Transposed<TVec, TOps, TW>(TW w, int* rowPtr, int* colIdx, float* xT, nint ldx, int cols, float* yT, nint ldy,
+    private static void Transposed<TVec, TOps, TW, TP>(TW w, TP pattern, float* xT, nint ldx, int cols, float* yT, nint ldy,
         float* bias, int rows)
-        where TVec : struct where TOps : struct, IVectorOps<TVec> where TW : struct, IWeightValues
+        where TVec : struct where TOps : struct, IVectorOps<TVec> where TW : struct, IWeightValues where TP : struct, IRowPattern
     {
         int c = TOps.Count, col = 0;
         for (; col + 4 * c <= cols; col += 4 * c)
@@ -335,11 +335,11 @@ public static unsafe class SparseKernels
                 // the FMA latency at every non-zero.
                 TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
                 TVec b0 = TOps.Zero, b1 = TOps.Zero, b2 = TOps.Zero, b3 = TOps.Zero;
-                int k = rowPtr[o], end = rowPtr[o + 1];
+                int start = pattern.Start(o), k = start, end = pattern.End(o);
                 for (; k + 1 < end; k += 2)
                 {
                     TVec v = TOps.Broadcast(w.Value(k)), u = TOps.Broadcast(w.Value(k + 1));
-                    float* p = xT + colIdx[k] * ldx + col, p2 = xT + colIdx[k + 1] * ldx + col;
+                    float* p = xT + pattern.Column(k, start) * ldx + col, p2 = xT + pattern.Column(k + 1, start) * ldx + col;
                     a0 = TOps.MultiplyAdd(TOps.Load(p), v, a0);
                     a1 = TOps.MultiplyAdd(TOps.Load(p + c), v, a1);
                     a2 = TOps.MultiplyAdd(TOps.Load(p + 2 * c), v, a2);
@@ -352,7 +352,7 @@ public static unsafe class SparseKernels
                 if (k < end)
                 {
                     TVec v = TOps.Broadcast(w.Value(k));
-                    float* p = xT + colIdx[k] * ldx + col;
+                    float* p = xT + pattern.Column(k, start) * ldx + col;
                     a0 = TOps.MultiplyAdd(TOps.Load(p), v, a0);
                     a1 = TOps.MultiplyAdd(TOps.Load(p + c), v, a1);
                     a2 = TOps.MultiplyAdd(TOps.Load(p + 2 * c), v, a2);
@@ -370,31 +370,32 @@ public static unsafe class SparseKernels
             for (int o = 0; o < rows; o++)
             {
                 TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
-                int k = rowPtr[o], end = rowPtr[o + 1];
+                int start = pattern.Start(o), k = start, end = pattern.End(o);
                 for (; k + 3 < end; k += 4)
                 {
-                    a0 = TOps.MultiplyAdd(TOps.Load(xT + colIdx[k] * ldx + col), TOps.Broadcast(w.Value(k)), a0);
-                    a1 = TOps.MultiplyAdd(TOps.Load(xT + colIdx[k + 1] * ldx + col), TOps.Broadcast(w.Value(k + 1)), a1);
-                    a2 = TOps.MultiplyAdd(TOps.Load(xT + colIdx[k + 2] * ldx + col), TOps.Broadcast(w.Value(k + 2)), a2);
-                    a3 = TOps.MultiplyAdd(TOps.Load(xT + colIdx[k + 3] * ldx + col), TOps.Broadcast(w.Value(k + 3)), a3);
+                    a0 = TOps.MultiplyAdd(TOps.Load(xT + pattern.Column(k, start) * ldx + col), TOps.Broadcast(w.Value(k)), a0);
+                    a1 = TOps.MultiplyAdd(TOps.Load(xT + pattern.Column(k + 1, start) * ldx + col), TOps.Broadcast(w.Value(k + 1)), a1);
+                    a2 = TOps.MultiplyAdd(TOps.Load(xT + pattern.Column(k + 2, start) * ldx + col), TOps.Broadcast(w.Value(k + 2)), a2);
+                    a3 = TOps.MultiplyAdd(TOps.Load(xT + pattern.Column(k + 3, start) * ldx + col), TOps.Broadcast(w.Value(k + 3)), a3);
                 }
-                for (; k < end; k++) a0 = TOps.MultiplyAdd(TOps.Load(xT + colIdx[k] * ldx + col), TOps.Broadcast(w.Value(k)), a0);
+                for (; k < end; k++) a0 = TOps.MultiplyAdd(TOps.Load(xT + pattern.Column(k, start) * ldx + col), TOps.Broadcast(w.Value(k)), a0);
                 TOps.Store(TOps.MultiplyAdd(TOps.Add(TOps.Add(a0, a1), TOps.Add(a2, a3)), TOps.Broadcast(w.RowScale(o)),
                     TOps.Broadcast(bias == null ? 0f : bias[o])), yT + o * ldy + col);
             }
-        if (col < cols) TransposedScalar(w, rowPtr, colIdx, xT, ldx, col, cols, yT, ldy, bias, rows);
+        if (col < cols) TransposedScalar(w, pattern, xT, ldx, col, cols, yT, ldy, bias, rows);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposedScalar<TW>(TW w, int* rowPtr, int* colIdx, float* xT, nint ldx, int fromCol, int cols, float* yT, nint ldy,
+    private static void TransposedScalar<TW, TP>(TW w, TP pattern, float* xT, nint ldx, int fromCol, int cols, float* yT, nint ldy,
         float* bias, int rows)
-        where TW : struct, IWeightValues
+        where TW : struct, IWeightValues where TP : struct, IRowPattern
     {
         for (int o = 0; o < rows; o++)
             for (int col = fromCol; col < cols; col++)
             {
+                int start = pattern.Start(o), end = pattern.End(o);
                 float sum = 0;
-                for (int k = rowPtr[o]; k < rowPtr[o + 1]; k++) sum += w.Value(k) * xT[colIdx[k] * ldx + col];
+                for (int k = start; k < end; k++) sum += w.Value(k) * xT[pattern.Column(k, start) * ldx + col];
                 yT[o * ldy + col] = sum * w.RowScale(o) + (bias == null ? 0f : bias[o]);
             }
     }

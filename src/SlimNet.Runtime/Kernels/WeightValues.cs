@@ -112,3 +112,30 @@ internal readonly unsafe struct SmallCodebookValues : IWeightValues
         Vector128.Create(_codebook[_codes[k]], _codebook[_codes[k + 1]], _codebook[_codes[k + 2]], _codebook[_codes[k + 3]]);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public float RowScale(int row) => 1f;
 }
+
+/// <summary>Which columns each weight row has entries in, for kernels that serve dense and CSR weights alike.</summary>
+internal interface IRowPattern
+{
+    /// <summary>Index of the row's first entry in the value arrays.</summary>
+    int Start(int row);
+    /// <summary>One past the row's last entry.</summary>
+    int End(int row);
+    /// <summary>Column of entry <paramref name="k"/> of a row that starts at <paramref name="start"/>.</summary>
+    int Column(nint k, int start);
+}
+
+/// <summary>CSR rows: entries rowPtr[r]..rowPtr[r+1] at columns colIdx[k].</summary>
+internal readonly unsafe struct CsrPattern(int* rowPtr, int* colIdx) : IRowPattern
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public int Start(int row) => rowPtr[row];
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public int End(int row) => rowPtr[row + 1];
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public int Column(nint k, int start) => colIdx[k];
+}
+
+/// <summary>Dense rows of <paramref name="columns"/> entries: entry k of row r is column k − r·columns.</summary>
+internal readonly struct DenseRowPattern(int columns) : IRowPattern
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public int Start(int row) => row * columns;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public int End(int row) => (row + 1) * columns;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public int Column(nint k, int start) => (int)(k - start);
+}

@@ -101,6 +101,15 @@ public class ConvAndPoolKernelTests
     }
 
     [Fact]
+    public void MaxPool2d_LetsNaNWin()
+    {
+        var x = new float[] { 1, float.NaN, 3, 4 };
+        var y = new float[1];
+        PoolKernels.MaxPool2d(x, y, 1, 1, 2, 2, 2, 2);
+        Assert.True(float.IsNaN(y[0]));
+    }
+
+    [Fact]
     public void AvgPool2d_CountsPaddingAsZeros()
     {
         var x = Enumerable.Range(1, 16).Select(v => (float)v).ToArray();

@@ -63,17 +63,18 @@ public static class SensitivityCommand
             SensitivityResult result;
             if (output.Interactive)
             {
-                result = output.Human.Progress()
-                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                    .Start(ctx =>
-                    {
-                        var task = ctx.AddTask("evaluations", maxValue: total);
-                        return SensitivityAnalysis.Run(module, names, levels, test, splits.Normalization, drop, (layer, s, acc) =>
-                        {
-                            task.Description = Markup.Escape($"{layer} at {s:P0}: {acc:P2}");
-                            task.Increment(1);
-                        });
-                    });
+                // The bar is drawn here, on the calling thread, instead of inside Spectre's Progress, which runs the work on
+                // a thread-pool thread: libtorch's conv2d evaluated there gave corrupted results (constant predictions).
+                int done = 0;
+                result = SensitivityAnalysis.Run(module, names, levels, test, splits.Normalization, drop, (layer, s, acc) =>
+                {
+                    done++;
+                    int filled = (int)Math.Round(30.0 * done / total);
+                    string line = $"[{new string('#', filled)}{new string('-', 30 - filled)}] {done}/{total} {layer} at {s:P0}: {acc:P2}";
+                    int width = Math.Max(20, Console.WindowWidth - 1);
+                    Console.Out.Write("\r" + (line.Length > width ? line[..width] : line.PadRight(width)));
+                    if (done == total) Console.Out.WriteLine();
+                });
             }
             else
             {

@@ -13,6 +13,7 @@ public sealed class GraphModule : nn.Module<Tensor, Tensor>
 {
     private readonly ModelGraph _graph;
     private readonly nn.Module<Tensor, Tensor>?[] _layers;
+    private readonly bool[] _im2col;
 
     /// <summary>Builds the module for <paramref name="graph"/> with PyTorch's default initialisation (seed with torch.manual_seed first).</summary>
     public GraphModule(ModelGraph graph) : base(graph.Name)
@@ -20,6 +21,7 @@ public sealed class GraphModule : nn.Module<Tensor, Tensor>
         _graph = graph;
         var shapes = GraphShapes.Infer(graph);
         _layers = new nn.Module<Tensor, Tensor>?[graph.Nodes.Count];
+        _im2col = new bool[graph.Nodes.Count];
         for (int i = 0; i < graph.Nodes.Count; i++)
         {
             var n = graph.Nodes[i];
@@ -39,8 +41,17 @@ public sealed class GraphModule : nn.Module<Tensor, Tensor>
                 register_module(n.Name, layer);
                 _layers[i] = layer;
             }
+            if (n.Op == OpKind.Conv2d)
+            {
+                var inShape = n.Inputs[0] == ModelGraph.InputIndex ? graph.InputShape.ToArray() : shapes[n.Inputs[0]];
+                _im2col[i] = !Conv2dSelfCheck.NativeConvolutionIsCorrect(a, inShape);
+            }
         }
     }
+
+    /// <summary>Names of the Conv2d nodes that run as im2col + matrix product because libtorch's own convolution
+    /// failed the self-check for their shape on this machine (see <see cref="Conv2dSelfCheck"/>).</summary>
+    public IReadOnlyList<string> Im2ColNodes => _graph.Nodes.Where((n, i) => _im2col[i]).Select(n => n.Name).ToList();
 
     /// <summary>The graph this module runs.</summary>
     public ModelGraph Graph => _graph;
@@ -58,6 +69,7 @@ public sealed class GraphModule : nn.Module<Tensor, Tensor>
             var x = In(n.Inputs[0]);
             outputs[i] = n.Op switch
             {
+                OpKind.Conv2d when _im2col[i] => Conv2dSelfCheck.Im2ColConvolution(x, (TorchSharp.Modules.Conv2d)_layers[i]!, a),
                 OpKind.Linear or OpKind.Conv2d or OpKind.BatchNorm => _layers[i]!.forward(x),
                 OpKind.ReLU => nn.functional.relu(x),
                 OpKind.MaxPool2d => nn.functional.max_pool2d(x, new long[] { a.KernelH, a.KernelW }, new long[] { a.Stride, a.Stride }, new long[] { a.Padding, a.Padding }),

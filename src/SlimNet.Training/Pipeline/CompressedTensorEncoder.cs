@@ -25,7 +25,10 @@ public static class CompressedTensorEncoder
         var result = new Dictionary<string, SlimTensor>(StringComparer.Ordinal);
         foreach (var (name, shape) in GraphShapes.Parameters(graph))
         {
-            if (shared.TryGetValue(name, out var sw)) result[name] = Smallest(graph, CodebookCandidates(name, shape, sw));
+            // A shared tensor's values can also be stored as plain floats (exactly the same values): for a tiny
+            // tensor such as a 10-element bias that beats a codebook of 2^b floats.
+            if (shared.TryGetValue(name, out var sw))
+                result[name] = Smallest(graph, CodebookCandidates(name, shape, sw).Concat(Float32Candidates(name, shape, sw.ToDense())));
             else if (pruned.Contains(name) && values.TryGetValue(name, out var v) && v.Any(x => x == 0f))
                 result[name] = Smallest(graph, Float32Candidates(name, shape, v));
         }

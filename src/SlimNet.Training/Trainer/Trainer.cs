@@ -179,6 +179,9 @@ public sealed class ModelTrainer
         };
     }
 
+    // A diverging evaluation can produce an infinite loss; the log must still be written.
+    private static readonly JsonSerializerOptions LogJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     private static void AppendLog(string path, EpochRecord record)
     {
         var line = JsonSerializer.Serialize(new
@@ -191,7 +194,7 @@ public sealed class ModelTrainer
             test_accuracy = record.TestAccuracy,
             seconds = record.Seconds,
             examples_per_second = record.ExamplesPerSecond,
-        });
+        }, LogJson);
         File.AppendAllText(path, line + "\n");
     }
 }

@@ -153,19 +153,27 @@ public class RecipeTests
     }
 
     [Fact]
-    public void DeepCompressionRecipesCarryThePapersRatiosAndBits()
+    public void DeepCompressionRecipesLoadWithTheirDocumentedTargets()
     {
+        // The shipped recipes differ from the paper's settings on purpose (see their header comments and
+        // docs/RESULTS.md): gradual pruning to fewer kept weights, fewer bits, biases shared too.
         var lenet300 = RecipeLoader.Load(Path.Combine(RecipesDirectory(), "deep-compression-lenet-300-100.yaml"));
         var prune = Assert.IsType<PruneStage>(lenet300.Stages[0]);
         var sparsity = prune.Resolve(LeNet300).ToDictionary(r => r.Parameter, r => r.Sparsity);
-        Assert.Equal(new Dictionary<string, double?> { ["fc1.weight"] = 0.92, ["fc2.weight"] = 0.91, ["fc3.weight"] = 0.74 }, sparsity);
-        Assert.All(Assert.IsType<KMeansStage>(lenet300.Stages[1]).ResolveBits(LeNet300).Values, b => Assert.Equal(6, b));
+        Assert.Equal(new Dictionary<string, double?> { ["fc1.weight"] = 0.94, ["fc2.weight"] = 0.92, ["fc3.weight"] = 0.70 }, sparsity);
+        var bits300 = Assert.IsType<KMeansStage>(lenet300.Stages[1]).ResolveBits(LeNet300);
+        Assert.Equal(5, bits300["fc1.weight"]);
+        Assert.Equal(5, bits300["fc2.bias"]);
+        Assert.Equal(6, bits300["fc3.weight"]);
 
         var lenet5 = RecipeLoader.Load(Path.Combine(RecipesDirectory(), "deep-compression-lenet-5.yaml"));
         var keep = Assert.IsType<PruneStage>(lenet5.Stages[0]).Resolve(LeNet5).ToDictionary(r => r.Parameter, r => Math.Round(1 - r.Sparsity!.Value, 2));
-        Assert.Equal(new Dictionary<string, double> { ["conv1.weight"] = 0.66, ["conv2.weight"] = 0.12, ["fc1.weight"] = 0.08, ["fc2.weight"] = 0.19 }, keep);
-        Assert.Equal(new Dictionary<string, int> { ["conv1.weight"] = 8, ["conv2.weight"] = 8, ["fc1.weight"] = 5, ["fc2.weight"] = 5 },
-            Assert.IsType<KMeansStage>(lenet5.Stages[1]).ResolveBits(LeNet5));
+        Assert.Equal(new Dictionary<string, double> { ["conv1.weight"] = 0.70, ["conv2.weight"] = 0.15, ["fc1.weight"] = 0.05, ["fc2.weight"] = 0.20 }, keep);
+        var bits5 = Assert.IsType<KMeansStage>(lenet5.Stages[1]).ResolveBits(LeNet5);
+        Assert.Equal(6, bits5["conv1.weight"]);
+        Assert.Equal(6, bits5["conv2.weight"]);
+        Assert.Equal(5, bits5["fc1.weight"]);
+        Assert.Equal(5, bits5["fc2.weight"]);
     }
 
     [Fact]

@@ -84,6 +84,17 @@ public class Conv2dSelfCheckTests
     [InlineData(3, 8, 1, 5, 1, 0)]
     public void GraphModuleConvolutionMatchesLoopReference(int c, int o, int k, int size, int stride, int pad)
     {
+        // Once as the module chooses (native where the self-check passes), once forced through im2col.
+        foreach (var mode in new[] { null, "im2col" })
+        {
+            Environment.SetEnvironmentVariable("SLIMNET_CONV", mode);
+            try { ConvolutionMatchesLoopReference(c, o, k, size, stride, pad); }
+            finally { Environment.SetEnvironmentVariable("SLIMNET_CONV", null); }
+        }
+    }
+
+    private static void ConvolutionMatchesLoopReference(int c, int o, int k, int size, int stride, int pad)
+    {
         var b = new GraphBuilder("conv", c, size, size);
         b.Conv2d("conv", c, o, k, stride, pad);
         using var module = new GraphModule(b.Build());

@@ -11,6 +11,12 @@ namespace SlimNet.Runtime.Planning;
 /// </summary>
 internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, SimdLevel level)
 {
+    /// <summary>
+    /// Sparse Linear layers run batches below this size with <see cref="SlicedSparseKernels"/> (one example at a
+    /// time, no per-non-zero loads) and larger ones as CSR axpys across the batch, which read each weight once per batch.
+    /// </summary>
+    internal const int SlicedBelowBatch = 8;
+
     private readonly ModelGraph _graph = model.Graph;
     private readonly List<object> _keepAlive = new();
     private long _bufferBytes;
@@ -183,7 +189,18 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
         {
             var a = node.Attributes;
             if (node.Op == OpKind.Linear)
-                return new LinearStep<TW>(pinned, values, x, y, scratch, level) { Description = description };
+            {
+                SlicedPath? sliced = null;
+                if (w.IsSparse && level == SimdLevel.Vector512 && SlicedSparseKernels.IsVectorized)
+                {
+                    var m = w.ToSliced();
+                    sliced = new SlicedPath(m, SlicedBelowBatch);
+                    description += $"; batches below {SlicedBelowBatch}: sliced permute kernel ({m.SlotCount:N0} slots of 16, " +
+                                   $"{(m.SlotCount == 0 ? 0 : (double)m.NonZeros / (16.0 * m.SlotCount)):P0} of lanes used, " +
+                                   $"{(m.Codebook != null ? "codebook codes in the lanes" : "float values")})";
+                }
+                return new LinearStep<TW>(pinned, values, x, y, scratch, level) { Description = description, Sliced = sliced };
+            }
             var g = ConvKernels.Geometry.Create(maxBatch, inShape[0], inShape[1], inShape[2], a.OutFeatures, a.KernelH, a.KernelW, a.Stride, a.Padding);
             return new ConvStep<TW>(pinned, values, g, x, y, scratch, level) { Description = description };
         }

@@ -148,6 +148,28 @@ internal sealed class LayerWeights
         Floats = values;
     }
 
+    /// <summary>This sparse layer as a <see cref="SlicedSparseMatrix"/>: codes stay codes for codebooks of at most 32 entries,
+    /// every other encoding is decoded to float values (the layouts are small).</summary>
+    public SlicedSparseMatrix ToSliced()
+    {
+        if (!IsSparse) throw new InvalidOperationException("only sparse layers have a sliced form");
+        if (Kind == WeightValueKind.SmallCodebook)
+            return SlicedSparseMatrix.FromCsr(Rows, Columns, RowPtr, ColIdx!, ByteCodes!, Codebook!);
+        int count = RowPtr![Rows];
+        var values = new float[count];
+        for (int r = 0; r < Rows; r++)
+            for (int k = RowPtr[r]; k < RowPtr[r + 1]; k++)
+                values[k] = Kind switch
+                {
+                    WeightValueKind.Float32 => Floats![k],
+                    WeightValueKind.ByteCodebook => Codebook![ByteCodes![k]],
+                    WeightValueKind.UInt16Codebook => Codebook![UInt16Codes![k]],
+                    WeightValueKind.FixedPoint => FixedCodes![k] * Scales![Scales.Length == 1 ? 0 : r],
+                    _ => throw new NotSupportedException($"weight kind {Kind}"),
+                };
+        return SlicedSparseMatrix.FromCsr(Rows, Columns, RowPtr, ColIdx!, values);
+    }
+
     private void Densify()
     {
         var dense = new float[Rows * Columns];

@@ -86,14 +86,27 @@ internal sealed unsafe class LinearStep<TW>(PinnedWeights weights, TW values, fl
 {
     private readonly int _in = weights.Weights.Columns, _out = weights.Weights.Rows;
 
+    /// <summary>The permute-sliced form of a sparse layer, used for batches below <see cref="SlicedPath.BelowBatch"/>; null: CSR only.</summary>
+    public SlicedPath? Sliced { get; init; }
+
     public override void Run(int batch)
     {
-        if (weights.RowPtr == null)
+        if (Sliced is { } sliced && batch < sliced.BelowBatch)
+            SlicedSparseKernels.Run(sliced.Matrix, x, weights.BiasPointer, Output, batch, sliced.Table.Pointer, level);
+        else if (weights.RowPtr == null)
             DenseKernels.Run(values, x, weights.BiasPointer, Output, batch, _in, _out, level);
         else
             SparseKernels.Run(values, weights.RowPtrPointer, weights.ColIdxPointer, x, weights.BiasPointer, Output, batch, _in, _out, level, scratch);
         Finish(batch);
     }
+}
+
+/// <summary>A sparse layer in <see cref="SlicedSparseMatrix"/> form with its input-table scratch (one per step, as a session runs on one thread).</summary>
+internal sealed unsafe class SlicedPath(SlicedSparseMatrix matrix, int belowBatch)
+{
+    public SlicedSparseKernels.Pinned Matrix { get; } = SlicedSparseKernels.Pin(matrix);
+    public PinnedBuffer<float> Table { get; } = new(matrix.ScratchFloats);
+    public int BelowBatch { get; } = belowBatch;
 }
 
 /// <summary>A convolution; im2col + dense GEMM, or im2col + CSR axpy.</summary>

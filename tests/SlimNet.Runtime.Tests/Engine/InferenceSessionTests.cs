@@ -29,6 +29,33 @@ public class InferenceSessionTests
         AssertMatchesReference(model, 64, 64, 3);
     }
 
+    [Theory]
+    [InlineData(WeightStorage.RelativeGapsCodebook5Bit)]
+    [InlineData(WeightStorage.CsrCodebook5Bit)]
+    [InlineData(WeightStorage.CsrFloat32)]
+    [InlineData(WeightStorage.CsrFixedPoint8BitPerRow)]
+    [InlineData(WeightStorage.CsrCodebook9Bit)]
+    public void PrunedLeNet300100_EqualsTheDenseRuntimeOnTheSameWeights_AtEveryBatchSize(WeightStorage storage)
+    {
+        // Sliced kernels below the batch threshold, CSR axpys from it on: both must give the dense model's outputs.
+        var model = TestModels.LeNet300100(storage, seed: 9, softmax: true);
+        var denseModel = new SlimModel(model.Graph, model.Tensors.Select(t => SlimTensor.Dense(t.Name, t.Shape, t.ToDense())).ToArray());
+        var session = InferenceSession.Load(model, 16);
+        var dense = InferenceSession.Load(denseModel, 16);
+        var input = TestData.Uniform(4, 16 * session.InputSize);
+        var rng = new Random(5);
+        for (int i = 0; i < input.Length; i++)
+            if (rng.NextDouble() < 0.6) input[i] = 0; // inputs with zeros, like images
+        foreach (int batch in new[] { 1, 2, 3, 7, 8, 9, 16 })
+        {
+            var expected = dense.Run(input, batch);
+            var actual = session.Run(input, batch);
+            TestData.Close(expected, actual, $"{storage} batch {batch}", tolerance: 1e-5);
+        }
+        if (SlimNet.Runtime.Kernels.SlicedSparseKernels.IsVectorized)
+            Assert.All(session.Plan.Where(p => p.Contains("Linear", StringComparison.Ordinal)), p => Assert.Contains("sliced permute kernel", p));
+    }
+
     [Theory, MemberData(nameof(AllStorages))]
     public void SmallCnn_MatchesReference(WeightStorage storage)
     {

@@ -12,6 +12,7 @@ public enum WeightStorage
     DenseFloat16,
     DenseCodebook5Bit,
     CsrCodebook5Bit,
+    RelativeGapsCodebook5Bit,
     CsrCodebook9Bit,
     DenseFixedPoint8BitOneScale,
     CsrFixedPoint8BitPerRow,
@@ -129,13 +130,18 @@ internal static class TestModels
             case WeightStorage.DenseFloat16: return SlimTensor.Float16(name, shape, w);
             case WeightStorage.DenseCodebook5Bit:
             case WeightStorage.CsrCodebook5Bit:
+            case WeightStorage.RelativeGapsCodebook5Bit:
             case WeightStorage.CsrCodebook9Bit:
             {
                 int bits = storage == WeightStorage.CsrCodebook9Bit ? 9 : 5, half = 1 << (bits - 1);
                 // Entry `half` is exactly 0, so pruned weights keep code `half` and stay unstored.
                 var book = Enumerable.Range(0, 1 << bits).Select(k => (k - half) * max / (half - 1)).ToArray();
                 var codes = w.Select(v => (ushort)Math.Clamp((int)MathF.Round(v / max * (half - 1)) + half, 0, (1 << bits) - 1)).ToArray();
-                return SlimTensor.Codebook(name, shape, codes, book, bits, sparse ? SparseLayout.Csr : SparseLayout.Dense);
+                var layout = !sparse ? SparseLayout.Dense : storage == WeightStorage.RelativeGapsCodebook5Bit ? SparseLayout.RelativeGaps : SparseLayout.Csr;
+                return storage == WeightStorage.RelativeGapsCodebook5Bit
+                    // 3-bit gaps: runs of more than 7 zeros need filler entries (stored zeros), as in Deep Compression files.
+                    ? SlimTensor.Codebook(name, shape, codes, book, bits, layout, gapBits: 3)
+                    : SlimTensor.Codebook(name, shape, codes, book, bits, layout);
             }
             case WeightStorage.DenseFixedPoint8BitOneScale:
             {

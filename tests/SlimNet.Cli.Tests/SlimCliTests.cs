@@ -158,6 +158,13 @@ public class SlimCliTests(TinyExportedModel tiny) : IClassFixture<TinyExportedMo
         Assert.True(j.GetProperty("batch64_throughput_ratio").GetDouble() > 0);
         Assert.Equal(1, j.GetProperty("torchsharp_threads").GetInt32());
         Assert.InRange(j.GetProperty("max_abs_logit_difference").GetDouble(), 0, 1e-4);
+        // The same model decoded to dense float32 runs in the same session of measurements and agrees.
+        Assert.True(j.GetProperty("dense_runtime").GetProperty("batch1_latency_ms").GetDouble() > 0);
+        Assert.True(j.GetProperty("dense_runtime").GetProperty("batch64_examples_per_second").GetDouble() > 0);
+        Assert.True(j.GetProperty("sparse_speedup_batch1").GetDouble() > 0);
+        Assert.True(j.GetProperty("sparse_speedup_batch64").GetDouble() > 0);
+        Assert.InRange(j.GetProperty("max_abs_dense_logit_difference").GetDouble(), 0, 1e-4);
+        Assert.True(j.GetProperty("plan").GetArrayLength() > 0);
     }
 
     [Fact]

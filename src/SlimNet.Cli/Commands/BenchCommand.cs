@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using SlimNet.Format;
 using SlimNet.Runtime;
 using SlimNet.Training.Checkpoints;
 using SlimNet.Training.Models;
@@ -15,6 +16,10 @@ namespace SlimNet.Cli.Commands;
 /// <c>--torch-threads</c>, default 1), see the same random inputs, warm up first, and report the median of many timed
 /// iterations. Ratios: <c>batch1_latency_ratio</c> = runtime / TorchSharp latency (≤ 1: the runtime is no slower);
 /// <c>batch64_throughput_ratio</c> = runtime / TorchSharp examples per second (≥ 1: the runtime is no slower).
+/// The same run also times the runtime on the model with every tensor decoded to dense float32 (what compression
+/// saves at run time): <c>sparse_speedup_batch1</c> = dense runtime / runtime latency, <c>sparse_speedup_batch64</c> likewise
+/// for the batch of 64 (≥ 1: the compressed model runs faster). Cases of one batch size run interleaved, call by
+/// call, so drifting machine load touches every side alike.
 /// </summary>
 public static class BenchCommand
 {
@@ -37,6 +42,11 @@ public static class BenchCommand
             if (threads < 1 || threads > 1024) throw new UserInputException($"--torch-threads must be in 1..1024, got {threads}");
             var slim = SlimModelFile.Open(parse.GetValue(file)!);
             var session = slim.CreateSession(LargeBatch);
+            // The same model with every tensor decoded to dense float32: what the runtime does without compression.
+            var denseModel = new SlimModel(slim.Model.Graph,
+                slim.Model.Tensors.Select(t => SlimTensor.Dense(t.Name, t.Shape, t.ToDense())).ToArray(), slim.Model.Metadata);
+            var denseSession = InferenceSession.Load(denseModel, LargeBatch);
+            var denseOut = new float[LargeBatch * session.OutputSize];
             int inSize = session.InputSize, outSize = session.OutputSize;
 
             var rng = new Random(1);
@@ -54,8 +64,14 @@ public static class BenchCommand
             using var x64 = torch.tensor(input, shape64);
             using var x1 = torch.tensor(input.AsSpan(0, inSize).ToArray(), shape1);
 
-            // Agreement check on the batch of 64 (same inputs, same weights).
+            // Agreement checks (same inputs, same weights): TorchSharp on the batch of 64; the dense runtime at batch 1 and 64.
+            session.Run(input.AsSpan(0, inSize), 1, runtimeOut);
+            denseSession.Run(input.AsSpan(0, inSize), 1, denseOut);
+            float denseDiff = 0;
+            for (int i = 0; i < outSize; i++) denseDiff = Math.Max(denseDiff, Math.Abs(denseOut[i] - runtimeOut[i]));
+            denseSession.Run(input, LargeBatch, denseOut);
             session.Run(input, LargeBatch, runtimeOut);
+            for (int i = 0; i < denseOut.Length; i++) denseDiff = Math.Max(denseDiff, Math.Abs(denseOut[i] - runtimeOut[i]));
             float maxDiff;
             using (var scope = torch.NewDisposeScope())
             {
@@ -64,24 +80,31 @@ public static class BenchCommand
                 for (int i = 0; i < y.Length; i++) maxDiff = Math.Max(maxDiff, Math.Abs(y[i] - runtimeOut[i]));
             }
 
-            var cases = new (string Name, Action Body, int Batch)[]
+            // Each group's cases run interleaved, call by call, so drifting load on a shared machine touches them alike.
+            var groups = new Action[][]
             {
-                ("runtime batch 1", () => session.Run(input.AsSpan(0, inSize), 1, runtimeOut), 1),
-                ("torchsharp batch 1", () => { using var s = torch.NewDisposeScope(); module.forward(x1); }, 1),
-                ($"runtime batch {LargeBatch}", () => session.Run(input, LargeBatch, runtimeOut), LargeBatch),
-                ($"torchsharp batch {LargeBatch}", () => { using var s = torch.NewDisposeScope(); module.forward(x64); }, LargeBatch),
+                [
+                    () => session.Run(input.AsSpan(0, inSize), 1, runtimeOut),
+                    () => denseSession.Run(input.AsSpan(0, inSize), 1, denseOut),
+                    () => { using var s = torch.NewDisposeScope(); module.forward(x1); },
+                ],
+                [
+                    () => session.Run(input, LargeBatch, runtimeOut),
+                    () => denseSession.Run(input, LargeBatch, denseOut),
+                    () => { using var s = torch.NewDisposeScope(); module.forward(x64); },
+                ],
             };
-            var medians = RunCommand.Progress(output, $"benchmarking {slim.Model.Graph.Name}", cases.Length, report =>
+            var medians = RunCommand.Progress(output, $"benchmarking {slim.Model.Graph.Name}", groups.Length, report =>
             {
-                var m = new double[cases.Length];
-                for (int i = 0; i < cases.Length; i++)
+                var m = new List<double>();
+                for (int i = 0; i < groups.Length; i++)
                 {
-                    m[i] = MedianSeconds(cases[i].Body, budget);
+                    m.AddRange(MedianSeconds(groups[i], budget * groups[i].Length));
                     report(i + 1);
                 }
                 return m;
             });
-            double rt1 = medians[0], ts1 = medians[1], rt64 = medians[2], ts64 = medians[3];
+            double rt1 = medians[0], dn1 = medians[1], ts1 = medians[2], rt64 = medians[3], dn64 = medians[4], ts64 = medians[5];
             var result = new
             {
                 file = slim.Path,
@@ -92,20 +115,29 @@ public static class BenchCommand
                 max_abs_logit_difference = maxDiff,
                 runtime = new { batch1_latency_ms = rt1 * 1e3, batch64_ms = rt64 * 1e3, batch64_examples_per_second = LargeBatch / rt64 },
                 torchsharp = new { batch1_latency_ms = ts1 * 1e3, batch64_ms = ts64 * 1e3, batch64_examples_per_second = LargeBatch / ts64 },
+                dense_runtime = new { batch1_latency_ms = dn1 * 1e3, batch64_ms = dn64 * 1e3, batch64_examples_per_second = LargeBatch / dn64 },
+                max_abs_dense_logit_difference = denseDiff,
+                sparse_speedup_batch1 = dn1 / rt1,
+                sparse_speedup_batch64 = dn64 / rt64,
+                plan = session.Plan,
                 batch1_latency_ratio = rt1 / ts1,
                 batch64_throughput_ratio = ts64 / rt64,
             };
             output.Result(result, console =>
             {
                 console.MarkupLine($"{Markup.Escape(slim.Model.Graph.Name)}: runtime 1 thread ({Markup.Escape(result.simd)}), TorchSharp {threads} thread(s); " +
-                                   $"max |logit difference| {maxDiff:G3}; medians after warm-up");
+                                   $"max |logit difference| {maxDiff:G3} (vs dense runtime {denseDiff:G3}); medians after warm-up");
                 var table = new Table().Border(TableBorder.Rounded);
                 table.AddColumn("case");
                 table.AddColumn(new TableColumn("runtime") { Alignment = Justify.Right });
                 table.AddColumn(new TableColumn("TorchSharp") { Alignment = Justify.Right });
                 table.AddColumn(new TableColumn("runtime / TorchSharp") { Alignment = Justify.Right });
-                table.AddRow("batch 1 latency", $"{rt1 * 1e6:N1} µs", $"{ts1 * 1e6:N1} µs", Ratio(rt1 / ts1, lowerIsBetter: true));
-                table.AddRow($"batch {LargeBatch} throughput", $"{LargeBatch / rt64:N0} ex/s", $"{LargeBatch / ts64:N0} ex/s", Ratio(ts64 / rt64, lowerIsBetter: false));
+                table.AddColumn(new TableColumn("dense runtime") { Alignment = Justify.Right });
+                table.AddColumn(new TableColumn("speed-up over dense runtime") { Alignment = Justify.Right });
+                table.AddRow("batch 1 latency", $"{rt1 * 1e6:N1} µs", $"{ts1 * 1e6:N1} µs", Ratio(rt1 / ts1, lowerIsBetter: true),
+                    $"{dn1 * 1e6:N1} µs", Ratio(dn1 / rt1, lowerIsBetter: false));
+                table.AddRow($"batch {LargeBatch} throughput", $"{LargeBatch / rt64:N0} ex/s", $"{LargeBatch / ts64:N0} ex/s", Ratio(ts64 / rt64, lowerIsBetter: false),
+                    $"{LargeBatch / dn64:N0} ex/s", Ratio(dn64 / rt64, lowerIsBetter: false));
                 console.Write(table);
             });
             return ExitCodes.Ok;
@@ -124,21 +156,30 @@ public static class BenchCommand
         return $"[{(good ? "green" : "yellow")}]{r:F2}x[/]";
     }
 
-    /// <summary>Warms <paramref name="body"/> up, then times single calls for about <paramref name="budgetSeconds"/>; returns the median in seconds.</summary>
-    private static double MedianSeconds(Action body, double budgetSeconds)
+    /// <summary>Warms the <paramref name="bodies"/> up, then times single calls of each in turn for about
+    /// <paramref name="budgetSeconds"/> in all; returns each body's median in seconds.</summary>
+    private static double[] MedianSeconds(Action[] bodies, double budgetSeconds)
     {
         var warm = Stopwatch.StartNew();
         int warmups = 0;
-        while (warmups < 5 || (warm.Elapsed.TotalSeconds < budgetSeconds / 4 && warmups < 1000)) { body(); warmups++; }
-        var times = new List<double>();
-        var total = Stopwatch.StartNew();
-        while (times.Count < 10 || (total.Elapsed.TotalSeconds < budgetSeconds && times.Count < 100_000))
+        while (warmups < 5 || (warm.Elapsed.TotalSeconds < budgetSeconds / 4 && warmups < 1000))
         {
-            long t0 = Stopwatch.GetTimestamp();
-            body();
-            times.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            foreach (var body in bodies) body();
+            warmups++;
         }
-        times.Sort();
-        return times[times.Count / 2];
+        var times = bodies.Select(_ => new List<double>()).ToArray();
+        var total = Stopwatch.StartNew();
+        while (times[0].Count < 10 || (total.Elapsed.TotalSeconds < budgetSeconds && times[0].Count < 100_000))
+            for (int i = 0; i < bodies.Length; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                bodies[i]();
+                times[i].Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+        return times.Select(t =>
+        {
+            t.Sort();
+            return t[t.Count / 2];
+        }).ToArray();
     }
 }

@@ -305,21 +305,28 @@ public static unsafe class SparseKernels
         float* bias, int rows, SimdLevel level)
         where TW : struct, IWeightValues where TP : struct, IRowPattern
     {
-        switch (level)
+        // Columns are independent, so the widest vectors take what they can and narrower ones the rest: a batch of
+        // 12 at AVX-512 runs as 8 + 4 lanes instead of falling back to scalar code below 16 columns.
+        int done = 0;
+        if (level >= SimdLevel.Vector512 && cols - done >= 16)
         {
-            case SimdLevel.Vector512:
-                Transposed<Vector512<float>, Vector512Ops, TW, TP>(w, pattern, xT, ldx, cols, yT, ldy, bias, rows);
-                break;
-            case SimdLevel.Vector256:
-                Transposed<Vector256<float>, Vector256Ops, TW, TP>(w, pattern, xT, ldx, cols, yT, ldy, bias, rows);
-                break;
-            case SimdLevel.Vector128:
-                Transposed<Vector128<float>, Vector128Ops, TW, TP>(w, pattern, xT, ldx, cols, yT, ldy, bias, rows);
-                break;
-            default:
-                TransposedScalar(w, pattern, xT, ldx, 0, cols, yT, ldy, bias, rows);
-                break;
+            int n = (cols - done) & ~15;
+            Transposed<Vector512<float>, Vector512Ops, TW, TP>(w, pattern, xT + done, ldx, n, yT + done, ldy, bias, rows);
+            done += n;
         }
+        if (level >= SimdLevel.Vector256 && cols - done >= 8)
+        {
+            int n = (cols - done) & ~7;
+            Transposed<Vector256<float>, Vector256Ops, TW, TP>(w, pattern, xT + done, ldx, n, yT + done, ldy, bias, rows);
+            done += n;
+        }
+        if (level >= SimdLevel.Vector128 && cols - done >= 4)
+        {
+            int n = (cols - done) & ~3;
+            Transposed<Vector128<float>, Vector128Ops, TW, TP>(w, pattern, xT + done, ldx, n, yT + done, ldy, bias, rows);
+            done += n;
+        }
+        if (done < cols) TransposedScalar(w, pattern, xT, ldx, done, cols, yT, ldy, bias, rows);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -14,8 +14,9 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
     /// <summary>
     /// Sparse Linear layers run batches below this size with <see cref="SlicedSparseKernels"/> (one example at a
     /// time, no per-non-zero loads) and larger ones as CSR axpys across the batch, which read each weight once per batch.
+    /// Read when a session is built; settable for measurements.
     /// </summary>
-    internal const int SlicedBelowBatch = 8;
+    internal static int SlicedBelowBatch { get; set; } = 8;
 
     private readonly ModelGraph _graph = model.Graph;
     private readonly List<object> _keepAlive = new();

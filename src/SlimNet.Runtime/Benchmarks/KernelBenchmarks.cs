@@ -16,6 +16,20 @@ public sealed record LinearTiming(int Batch, int InFeatures, int OutFeatures, do
     public double CsrSpeedup => DenseNanoseconds / CsrNanoseconds;
 }
 
+/// <summary>Measured time of one LQ-quantized fully connected layer as bit-op kernel and as fp32 dense, in nanoseconds per call.</summary>
+/// <param name="Rows">Output features.</param>
+/// <param name="Cols">Input features.</param>
+/// <param name="Batch">Examples per call.</param>
+/// <param name="WeightBits">Weight bit planes K_w.</param>
+/// <param name="ActivationBits">Activation bit planes K_a.</param>
+/// <param name="BitOpNanoseconds">One <c>BitOpKernels.Gemm</c> call on packed planes (packing not timed).</param>
+/// <param name="DenseNanoseconds">One <c>DenseKernels.Gemm</c> call on the decoded float32 weights and inputs.</param>
+public sealed record BitOpTiming(int Rows, int Cols, int Batch, int WeightBits, int ActivationBits, double BitOpNanoseconds, double DenseNanoseconds)
+{
+    /// <summary>Dense time over bit-op time.</summary>
+    public double BitOpSpeedup => DenseNanoseconds / BitOpNanoseconds;
+}
+
 /// <summary>
 /// Small, dependency-free timing of the runtime kernels for <c>slimnet bench</c> (BenchmarkDotNet lives in
 /// bench/; this is what a deployed runtime can measure about itself). Each figure is the fastest of several
@@ -52,6 +66,47 @@ public static class KernelBenchmarks
         double dense = MeasureNanoseconds(() => DenseKernels.Gemm(x, w, bias, y, batch, inFeatures, outFeatures), secondsPerKernel);
         double csr = MeasureNanoseconds(() => SparseKernels.CsrGemm(x, rowPtr, ci, vals, bias, y, batch, inFeatures, outFeatures), secondsPerKernel);
         return new LinearTiming(batch, inFeatures, outFeatures, sparsity, dense, csr);
+    }
+
+    /// <summary>Times a random LQ-quantized [rows, cols] layer (K_w weight planes, K_a activation planes) as
+    /// <c>BitOpKernels.Gemm</c> and as <c>DenseKernels.Gemm</c> on the same values decoded to float32.</summary>
+    public static BitOpTiming MeasureBitOp(int rows, int cols, int batch, int kw, int ka, double secondsPerKernel = 0.25, int seed = 1)
+    {
+        var rng = new Random(seed);
+        var wCodes = new ushort[rows * cols];
+        var aCodes = new ushort[batch * cols];
+        for (int i = 0; i < wCodes.Length; i++) wCodes[i] = (ushort)rng.Next(1 << kw);
+        for (int i = 0; i < aCodes.Length; i++) aCodes[i] = (ushort)rng.Next(1 << ka);
+        var wBasis = new float[rows * kw];
+        for (int i = 0; i < wBasis.Length; i++) wBasis[i] = (float)(rng.NextDouble() * 0.1 * (1 << (i % kw)));
+        var aBasis = new float[ka];
+        for (int j = 0; j < ka; j++) aBasis[j] = 0.3f * (1 << j);
+        int words = BitOpKernels.WordsPerRow(cols);
+        var wPlanes = new ulong[rows * kw * words];
+        var aPlanes = new ulong[batch * ka * words];
+        BitOpKernels.PackPlanes(wCodes, rows, cols, kw, wPlanes);
+        BitOpKernels.PackPlanes(aCodes, batch, cols, ka, aPlanes);
+        var w = new float[rows * cols];
+        var x = new float[batch * cols];
+        for (int o = 0; o < rows; o++)
+            for (int c = 0; c < cols; c++)
+            {
+                float v = 0;
+                for (int i = 0; i < kw; i++) v += ((wCodes[o * cols + c] >> i) & 1) != 0 ? wBasis[o * kw + i] : -wBasis[o * kw + i];
+                w[o * cols + c] = v;
+            }
+        for (int b = 0; b < batch; b++)
+            for (int c = 0; c < cols; c++)
+            {
+                float v = 0;
+                for (int j = 0; j < ka; j++) if (((aCodes[b * cols + c] >> j) & 1) != 0) v += aBasis[j];
+                x[b * cols + c] = v;
+            }
+        var bias = new float[rows];
+        var y = new float[batch * rows];
+        double bitOp = MeasureNanoseconds(() => BitOpKernels.Gemm(wPlanes, wBasis, aPlanes, aBasis, bias, y, batch, rows, cols, kw, ka), secondsPerKernel);
+        double dense = MeasureNanoseconds(() => DenseKernels.Gemm(x, w, bias, y, batch, cols, rows), secondsPerKernel);
+        return new BitOpTiming(rows, cols, batch, kw, ka, bitOp, dense);
     }
 
     /// <summary>Nanoseconds per <see cref="InferenceSession.Run(ReadOnlySpan{float}, int, Span{float})"/> of

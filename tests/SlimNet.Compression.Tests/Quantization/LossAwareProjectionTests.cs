@@ -227,9 +227,9 @@ public class LossAwareProjectionTests
     }
 
     [Fact]
-    public void LaqTwoBitLinearMatchesLatApproxFromTheSameStart()
+    public void LaqTwoBitLinearIsTernaryAndNoBetterThanLatExact()
     {
-        // 2-bit linear LAQ is ternary: its fixed points satisfy the LATa conditions, so its error is between LATe and TWN+.
+        // 2-bit linear LAQ has levels α·{0, ±1}: ternary, so LATe (the ternary optimum) bounds its error from below.
         var (w, d) = RandomProblem(9, 300);
         var (laq, codes, _) = Run(WeightProjection.LaqLinear, w, d, 2);
         var (exact, _, _) = Run(WeightProjection.LatExact, w, d);

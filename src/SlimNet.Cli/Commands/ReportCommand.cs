@@ -39,7 +39,7 @@ public static class ReportCommand
                     throw new UserInputException($"--baseline {baselinePath}: is a checkpoint of '{ckpt.ModelName}', but the files hold {string.Join(", ", models.Select(m => $"'{m.Model}'").Distinct())}");
             }
             string dir = parse.GetValue(outDir)!;
-            AtomicFile.PrepareOutputFolder(dir, "--out");
+            OutputFolder.Prepare(dir, "--out");
 
             var written = new CompressionReport(models, ckpt, baselinePath).Write(dir);
             output.Result(new

@@ -50,7 +50,7 @@ public static class SensitivityCommand
             var zoo = TrainCommand.ResolveModel(ckpt.ModelName);
             var names = SelectLayers(SensitivityAnalysis.PrunableWeights(zoo.Graph), parse.GetValue(layers));
             string dir = parse.GetValue(outDir)!;
-            AtomicFile.PrepareOutputFolder(dir, "--out");
+            OutputFolder.Prepare(dir, "--out");
             var splits = CommonOptions.LoadData(zoo, parse.GetValue(data));
             var test = splits.Test.Take(limit);
 

@@ -1,3 +1,4 @@
+using SlimNet.Format;
 using System.Globalization;
 using System.Text;
 

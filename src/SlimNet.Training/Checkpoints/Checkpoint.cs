@@ -39,20 +39,12 @@ public sealed class Checkpoint
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
         if (!Directory.Exists(dir)) throw new CheckpointException($"{path}: folder '{dir}' does not exist");
-        var tmp = full + ".tmp-" + Environment.ProcessId;
         try
         {
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                var bytes = ToBytes();
-                fs.Write(bytes);
-                fs.Flush(true);
-            }
-            File.Move(tmp, full, overwrite: true);
+            SlimNet.Format.AtomicFile.WriteAllBytes(full, ToBytes());
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             throw new CheckpointException($"{path}: cannot write checkpoint: {e.Message}");
         }
     }

@@ -1,0 +1,112 @@
+using SlimNet.Compression.Hooks;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace SlimNet.Compression.Importance;
+
+/// <summary>
+/// Gradient importance (Gaopande), a session: after every backward pass it adds the absolute gradient of each
+/// selected parameter (weights and biases) to a float32 accumulator of the same shape, <c>A_i = Σ_steps |∂L/∂w_i|</c>
+/// (units: loss per unit of weight, summed over minibatches). Register it before hooks that mask gradients if the raw
+/// gradients should count. Owns its accumulators (outside any dispose scope): dispose it.
+/// </summary>
+public sealed class GradientImportanceTracker : ITrainingHooks, IDisposable
+{
+    private readonly IReadOnlyDictionary<string, Parameter> _parameters;
+    private readonly Dictionary<string, Tensor> _sums = new(StringComparer.Ordinal);
+    private readonly List<string> _names;
+
+    /// <summary>Creates zero accumulators for <paramref name="names"/> (default: every parameter, in dictionary order).</summary>
+    /// <exception cref="ArgumentException">A name is unknown or listed twice.</exception>
+    public GradientImportanceTracker(IReadOnlyDictionary<string, Parameter> parameters, IEnumerable<string>? names = null)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        _parameters = parameters;
+        _names = (names ?? parameters.Keys).ToList();
+        foreach (var name in _names)
+        {
+            if (!parameters.TryGetValue(name, out var p)) throw new ArgumentException($"no parameter named '{name}'", nameof(names));
+            if (_sums.ContainsKey(name)) throw new ArgumentException($"parameter '{name}' listed twice", nameof(names));
+            using var noGrad = torch.no_grad();
+            _sums[name] = torch.zeros(p.shape, dtype: ScalarType.Float32).DetachFromDisposeScope();
+        }
+    }
+
+    /// <summary>The tracked parameters, in the order given.</summary>
+    public IReadOnlyList<string> Names => _names;
+
+    /// <summary>Backward passes accumulated so far (restored by <see cref="Import"/>).</summary>
+    public long Steps { get; private set; }
+
+    /// <summary>The accumulator of <paramref name="name"/> (owned by the tracker; do not dispose or modify).</summary>
+    public Tensor Accumulator(string name) => _sums[name];
+
+    /// <summary>The accumulated importance of <paramref name="name"/>, row-major (a copy).</summary>
+    public float[] Importance(string name)
+    {
+        using var flat = _sums[name].flatten().contiguous();
+        return flat.data<float>().ToArray();
+    }
+
+    /// <summary>Adds |g| of the current gradients (a parameter without a gradient adds nothing).</summary>
+    public void Accumulate()
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var (name, sum) in _sums)
+        {
+            var g = _parameters[name].grad;
+            if (g is null) continue;
+            using var magnitude = g.abs();
+            using var asFloat = magnitude.to_type(ScalarType.Float32);
+            sum.add_(asFloat);
+        }
+        Steps++;
+    }
+
+    /// <inheritdoc />
+    public void AfterBackward(TrainingContext context) => Accumulate();
+
+    /// <summary>The accumulators as plain arrays, for checkpoints.</summary>
+    public IReadOnlyList<ImportanceSnapshot> Export() =>
+        _names.Select(n => new ImportanceSnapshot(n, _sums[n].shape.ToArray(), Importance(n))).ToList();
+
+    /// <summary>Restores accumulators saved by <see cref="Export"/> (every tracked name must be present, with its shape).</summary>
+    /// <exception cref="InvalidOperationException">A snapshot is missing, unknown, or has the wrong shape or length.</exception>
+    public void Import(IEnumerable<ImportanceSnapshot> snapshots, long steps)
+    {
+        ArgumentNullException.ThrowIfNull(snapshots);
+        var byName = new Dictionary<string, ImportanceSnapshot>(StringComparer.Ordinal);
+        foreach (var s in snapshots)
+        {
+            if (!_sums.TryGetValue(s.Name, out var sum))
+                throw new InvalidOperationException($"importance snapshot names '{s.Name}', which is not tracked");
+            if (!sum.shape.SequenceEqual(s.Shape) || s.Values.Length != sum.numel())
+                throw new InvalidOperationException($"importance of '{s.Name}' has shape [{string.Join(",", s.Shape)}] and {s.Values.Length} values, expected [{string.Join(",", sum.shape)}]");
+            byName[s.Name] = s;
+        }
+        foreach (var name in _names)
+            if (!byName.ContainsKey(name)) throw new InvalidOperationException($"importance snapshot lacks '{name}'");
+        using var noGrad = torch.no_grad();
+        foreach (var (name, s) in byName)
+        {
+            using var values = torch.tensor(s.Values, dtype: ScalarType.Float32);
+            using var shaped = values.reshape(s.Shape);
+            _sums[name].copy_(shaped);
+        }
+        Steps = steps;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var sum in _sums.Values) sum.Dispose();
+        _sums.Clear();
+    }
+}
+
+/// <summary>One parameter's accumulated importance as plain data (checkpoint form).</summary>
+/// <param name="Name">Parameter name, e.g. <c>fc1.weight</c>.</param>
+/// <param name="Shape">Tensor dimensions.</param>
+/// <param name="Values">Row-major accumulated |gradient| sums.</param>
+public sealed record ImportanceSnapshot(string Name, long[] Shape, float[] Values);

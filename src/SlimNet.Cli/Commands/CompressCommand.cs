@@ -90,17 +90,10 @@ public static class CompressCommand
             var values = SlimExporter.Capture(module);
             var masks = pipeline.Masks();
             var encoded = CompressedTensorEncoder.Encode(zoo.Graph, values, pipeline.SharedWeights(), masks.Keys.ToList());
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                [SlimMetadataKeys.Model] = zoo.Name,
-                [SlimMetadataKeys.DatasetKind] = zoo.Dataset.ToString().ToLowerInvariant(),
-                [SlimMetadataKeys.Dataset] = splits.Name,
-                [SlimMetadataKeys.InputMean] = SlimMetadataKeys.FormatFloats(splits.Normalization.Mean),
-                [SlimMetadataKeys.InputStd] = SlimMetadataKeys.FormatFloats(splits.Normalization.Std),
-                [SlimMetadataKeys.Method] = $"recipe {plan.Name ?? Path.GetFileNameWithoutExtension(recipePath)}",
-                [SlimMetadataKeys.SourceTestAccuracy] = baselineAccuracy.ToString("R", CultureInfo.InvariantCulture),
-                ["test_accuracy"] = accuracy.ToString("R", CultureInfo.InvariantCulture),
-            };
+            var metadata = ModelMetadata.Describe(zoo, splits.Name, splits.Normalization);
+            metadata[SlimMetadataKeys.Method] = $"recipe {plan.Name ?? Path.GetFileNameWithoutExtension(recipePath)}";
+            metadata[SlimMetadataKeys.SourceTestAccuracy] = baselineAccuracy.ToString("R", CultureInfo.InvariantCulture);
+            metadata["test_accuracy"] = accuracy.ToString("R", CultureInfo.InvariantCulture);
             var slim = SlimExporter.Export(zoo.Graph, values, new SlimExportOptions { Encoded = encoded, Metadata = metadata });
             var report = SlimWriter.Write(slim, target);
             long dense = 4 * GraphShapes.TrainableParameterCount(zoo.Graph);

@@ -47,14 +47,7 @@ public static class ExportCommand
             string? trainedOn = ckpt.Header["data"]?.GetValue<string>();
             var (datasetName, normalization) = ResolveNormalization(zoo.Dataset, trainedOn, parse.GetValue(data));
 
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                [SlimMetadataKeys.Model] = zoo.Name,
-                [SlimMetadataKeys.DatasetKind] = zoo.Dataset.ToString().ToLowerInvariant(),
-                [SlimMetadataKeys.Dataset] = datasetName,
-                [SlimMetadataKeys.InputMean] = SlimMetadataKeys.FormatFloats(normalization.Mean),
-                [SlimMetadataKeys.InputStd] = SlimMetadataKeys.FormatFloats(normalization.Std),
-            };
+            var metadata = ModelMetadata.Describe(zoo, datasetName, normalization);
             if (ckpt.Header["test_accuracy"]?.GetValue<double>() is double acc)
                 metadata[SlimMetadataKeys.SourceTestAccuracy] = acc.ToString("R", CultureInfo.InvariantCulture);
             if (ckpt.Header["epochs_done"]?.GetValue<int>() is int epochs)

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(fonts-dejavu-core)
+# openmpi-bin + libopenmpi-dev: Open MPI 4.1 (mpirun, libmpi.so.40) for `slimnet train --distributed`.
+want=(fonts-dejavu-core openmpi-bin libopenmpi-dev)
 [[ " $* " == *" --peers "* ]] && want+=(python3-torch python3-numpy libopenblas0-pthread)
 
 missing=()

@@ -16,7 +16,8 @@ public enum ActivationQuantKind : byte
 }
 
 /// <summary>
-/// How a node's output activations are quantized at inference (optional, per node). An immutable definition.
+/// How a node's activations are quantized at inference (optional, per node): a Linear/Conv2d node's input, any other
+/// node's output. An immutable definition.
 /// </summary>
 /// <param name="Kind">The quantizer.</param>
 /// <param name="Bits">Bits per activation (Uniform, 1..16) or basis size K (Basis, 1..16).</param>

@@ -1,6 +1,7 @@
 using SlimNet.Format;
 using SlimNet.Format.Graph;
 using SlimNet.Runtime.Kernels;
+using SlimNet.Runtime.Quantization;
 
 namespace SlimNet.Runtime.Planning;
 
@@ -88,12 +89,24 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
                         weights.FoldBatchNorm(scale, shift);
                         fold = $", BatchNorm '{bn.Name}' folded in";
                     }
+                    string inputQuant = "";
+                    if (a.ActivationQuant is { } inQuant)
+                    {
+                        // On a Linear/Conv2d the declared quantizer applies to the layer's input (docs/FORMAT.md §3).
+                        var quantizer = Quantizer(node, inQuant);
+                        int inSize = Size(inShape);
+                        float* xq = SoleReader(src, i) ? x : Allocate(inSize).Pointer;
+                        steps.Add(new InputQuantStep(x, xq, inSize, quantizer)
+                            { Description = $"{node.Name}: input quantized to the {quantizer.Describe()}{(xq == x ? " in place" : "")}" });
+                        x = xq;
+                        inputQuant = $", input {quantizer.Spec.Bits}-bit {quantizer.Spec.Kind}";
+                    }
                     buffers[i] = Own();
                     string what = node.Op == OpKind.Linear
                         ? $"{node.Name}: Linear {a.InFeatures}→{a.OutFeatures}"
                         : $"{node.Name}: Conv2d {a.InFeatures}→{a.OutFeatures} k{a.KernelH}x{a.KernelW} s{a.Stride} p{a.Padding} on {inShape[1]}x{inShape[2]}";
                     var layer = LayerStep(node, weights, x, buffers[i], inShape, scratch.Pointer,
-                        $"{what}, {weights.KernelName} kernel, weights {weights.Encoding}{fold}");
+                        $"{what}, {weights.KernelName} kernel, weights {weights.Encoding}{inputQuant}{fold}");
                     steps.Add(layer);
                     layerSteps[i] = layer;
                     if (folds)
@@ -114,7 +127,7 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
                     }
                     break;
                 case OpKind.ReLU:
-                    if (src >= 0 && consumers[src].Count == 1 && nodes[src].Attributes.ActivationQuant == null
+                    if (src >= 0 && consumers[src].Count == 1 && !QuantizesOutput(nodes[src])
                         && layerSteps.TryGetValue(src, out var producer))
                     {
                         producer.FuseRelu(node.Name);
@@ -163,8 +176,8 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
                     throw new NotSupportedException($"node '{node.Name}': operation {node.Op} is not supported by this runtime");
             }
 
-            if (a.ActivationQuant is { } quant && !folded.ContainsKey(i))
-                steps.Add(QuantStep(node, quant, buffers[i], outSize));
+            if (QuantizesOutput(node) && !folded.ContainsKey(i))
+                steps.Add(QuantStep(node, a.ActivationQuant!, buffers[i], outSize));
         }
 
         _keepAlive.Add(input);
@@ -241,7 +254,7 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
             int src = nodes[i].Inputs[0];
             if (src < 0) continue;
             var producer = nodes[src];
-            if (producer.Op is OpKind.Linear or OpKind.Conv2d && consumers[src].Count == 1 && producer.Attributes.ActivationQuant == null)
+            if (producer.Op is OpKind.Linear or OpKind.Conv2d && consumers[src].Count == 1 && !QuantizesOutput(producer))
                 result[src] = i;
         }
         return result;
@@ -257,26 +270,24 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
         return (scale, shift);
     }
 
-    private PlanStep QuantStep(GraphNode node, ActivationQuantization q, float* y, int size)
+    /// <summary>
+    /// Whether a node's declared activation quantizer applies to its output. On Linear and Conv2d it applies to the
+    /// node's input instead (the LQ-Nets layout: a layer stores the quantizer of the activations it multiplies).
+    /// </summary>
+    internal static bool QuantizesOutput(GraphNode node) =>
+        node.Attributes.ActivationQuant != null && node.Op is not (OpKind.Linear or OpKind.Conv2d);
+
+    private static ActivationQuantizer Quantizer(GraphNode node, ActivationQuantization q)
     {
-        string? problem = q.Validate();
+        var quantizer = ActivationQuantizer.Create(q, out string? problem);
         if (problem != null) throw new ModelValidationException(node.Name, problem);
-        if (q.Kind == ActivationQuantKind.Uniform)
-        {
-            float low = q.Signed ? -(1 << (q.Bits - 1)) : 0, high = q.Signed ? (1 << (q.Bits - 1)) - 1 : (1 << q.Bits) - 1;
-            if (!(q.Parameters[0] > 0)) throw new ModelValidationException(node.Name, $"activation scale {q.Parameters[0]} must be positive");
-            return new ActivationQuantStep(y, size, q.Parameters[0], low, high, null)
-                { Description = $"{node.Name}: activations quantized to {q.Bits}-bit uniform, scale {q.Parameters[0]}" };
-        }
-        var levels = new float[1 << q.Bits];
-        for (int code = 0; code < levels.Length; code++)
-        {
-            float v = 0;
-            for (int k = 0; k < q.Bits; k++) v += q.Parameters[k] * (((code >> k) & 1) != 0 ? 1f : q.Signed ? -1f : 0f);
-            levels[code] = v;
-        }
-        Array.Sort(levels);
-        return new ActivationQuantStep(y, size, 1f, 0, 0, levels) { Description = $"{node.Name}: activations quantized to a {q.Bits}-element basis" };
+        return quantizer;
+    }
+
+    private static PlanStep QuantStep(GraphNode node, ActivationQuantization q, float* y, int size)
+    {
+        var quantizer = Quantizer(node, q);
+        return new InputQuantStep(y, y, size, quantizer) { Description = $"{node.Name}: activations quantized to the {quantizer.Describe()}" };
     }
 
     private void ValidateTensors()

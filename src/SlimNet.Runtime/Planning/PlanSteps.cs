@@ -1,4 +1,5 @@
 using SlimNet.Runtime.Kernels;
+using SlimNet.Runtime.Quantization;
 
 namespace SlimNet.Runtime.Planning;
 
@@ -178,29 +179,10 @@ internal sealed unsafe class AddStep(float* a, float* b, float* y, int size) : P
 }
 
 /// <summary>
-/// Quantizes a node's output activations in place as the node declares: uniform (scale·clamp(round(x/scale)))
-/// or to the nearest of the 2^K levels of an LQ-Nets basis.
+/// Quantizes activations as a node declares (uniform, or to the nearest level of an LQ-Nets basis): a node's output in
+/// place, or a Linear/Conv2d layer's input into the buffer the layer reads.
 /// </summary>
-internal sealed unsafe class ActivationQuantStep(float* y, int size, float scale, float low, float high, float[]? levels) : PlanStep
+internal sealed unsafe class InputQuantStep(float* x, float* y, int size, ActivationQuantizer quantizer) : PlanStep
 {
-    public override void Run(int batch)
-    {
-        var data = new Span<float>(y, batch * size);
-        if (levels == null)
-        {
-            float inv = 1f / scale;
-            for (int i = 0; i < data.Length; i++) data[i] = scale * Math.Clamp(MathF.Round(data[i] * inv), low, high);
-            return;
-        }
-        for (int i = 0; i < data.Length; i++)
-        {
-            // levels is sorted; pick the nearer of the two neighbours of x.
-            int at = Array.BinarySearch(levels, data[i]);
-            if (at >= 0) continue;
-            at = ~at;
-            if (at == 0) data[i] = levels[0];
-            else if (at == levels.Length) data[i] = levels[^1];
-            else data[i] = data[i] - levels[at - 1] <= levels[at] - data[i] ? levels[at - 1] : levels[at];
-        }
-    }
+    public override void Run(int batch) => quantizer.Apply(new ReadOnlySpan<float>(x, batch * size), new Span<float>(y, batch * size));
 }

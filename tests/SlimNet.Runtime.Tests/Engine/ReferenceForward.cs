@@ -26,6 +26,9 @@ internal static class ReferenceForward
             var a = node.Attributes;
             var x = Of(node.Inputs[0]);
             var s = ShapeOf(node.Inputs[0]);
+            bool layer = node.Op is OpKind.Linear or OpKind.Conv2d;
+            // On Linear/Conv2d the declared quantizer applies to the input the weights multiply; elsewhere to the output.
+            if (layer && a.ActivationQuant is { } inQuant) x = Quantize(inQuant, x);
             int inSize = Size(s), outSize = Size(shapes[n]);
             var y = new double[batch * outSize];
             switch (node.Op)
@@ -131,15 +134,39 @@ internal static class ReferenceForward
                 default:
                     throw new NotSupportedException(node.Op.ToString());
             }
-            if (a.ActivationQuant is { Kind: ActivationQuantKind.Uniform } q)
-            {
-                double scale = q.Parameters[0];
-                double lo = q.Signed ? -(1 << (q.Bits - 1)) : 0, hi = q.Signed ? (1 << (q.Bits - 1)) - 1 : (1 << q.Bits) - 1;
-                for (int i = 0; i < y.Length; i++) y[i] = scale * Math.Clamp(Math.Round(y[i] / scale, MidpointRounding.ToEven), lo, hi);
-            }
+            if (!layer && a.ActivationQuant is { } q) y = Quantize(q, y);
             outs[n] = y;
         }
         return outs[^1];
+    }
+
+    /// <summary>Uniform: scale·clamp(round-half-even(x/scale)); basis: the nearest of the 2^K levels by brute force
+    /// (levels summed in double, a tie goes to the upper level), as a float.</summary>
+    public static double[] Quantize(ActivationQuantization q, double[] x)
+    {
+        var y = new double[x.Length];
+        if (q.Kind == ActivationQuantKind.Uniform)
+        {
+            double scale = q.Parameters[0];
+            double lo = q.Signed ? -(1 << (q.Bits - 1)) : 0, hi = q.Signed ? (1 << (q.Bits - 1)) - 1 : (1 << q.Bits) - 1;
+            for (int i = 0; i < y.Length; i++) y[i] = scale * Math.Clamp(Math.Round(x[i] / scale, MidpointRounding.ToEven), lo, hi);
+            return y;
+        }
+        var levels = new double[1 << q.Bits];
+        for (int code = 0; code < levels.Length; code++)
+            for (int k = 0; k < q.Bits; k++)
+                levels[code] += q.Parameters[k] * (((code >> k) & 1) != 0 ? 1.0 : q.Signed ? -1.0 : 0.0);
+        for (int i = 0; i < y.Length; i++)
+        {
+            double best = levels[0];
+            foreach (double l in levels)
+            {
+                double d = Math.Abs(x[i] - l), db = Math.Abs(x[i] - best);
+                if (d < db || (d == db && l > best)) best = l;
+            }
+            y[i] = (float)best;
+        }
+        return y;
     }
 
     private static int Size(int[] shape) => shape.Aggregate(1, (p, d) => p * d);

@@ -17,6 +17,14 @@ public enum WeightStorage
     DenseFixedPoint8BitOneScale,
     CsrFixedPoint8BitPerRow,
     CsrBitPlanes2,
+    /// <summary>Binary weights: one ±1 plane, the per-row scale as its basis.</summary>
+    DenseBinaryPlanes,
+    /// <summary>Two ±1 planes with a random per-row basis (LQ-Nets weights).</summary>
+    DenseBitPlanes2,
+    /// <summary>Ternary {−α⁻, 0, +α⁺} as a 2-bit codebook (LAT2), dense.</summary>
+    DenseTernaryCodebook,
+    /// <summary>Ternary {−α⁻, 0, +α⁺} as a 2-bit codebook, CSR (zeros unstored).</summary>
+    CsrTernaryCodebook,
 }
 
 /// <summary>Small models built in memory, with their parameters stored in a chosen encoding.</summary>
@@ -115,7 +123,8 @@ internal static class TestModels
     public static SlimTensor Weight(string name, int[] shape, float[] w, WeightStorage storage, Random rng)
     {
         bool sparse = storage is not (WeightStorage.DenseFloat32 or WeightStorage.DenseFloat16 or WeightStorage.DenseCodebook5Bit
-            or WeightStorage.DenseFixedPoint8BitOneScale);
+            or WeightStorage.DenseFixedPoint8BitOneScale or WeightStorage.DenseBinaryPlanes or WeightStorage.DenseBitPlanes2
+            or WeightStorage.DenseTernaryCodebook);
         // Prune about 90% of the weights when the storage is sparse, at random positions.
         if (sparse)
             for (int i = 0; i < w.Length; i++)
@@ -165,6 +174,29 @@ internal static class TestModels
                 var basis = Enumerable.Range(0, rows * 2).Select(i => i % 2 == 0 ? max / 2 : max / 4).ToArray();
                 var codes = w.Select(_ => (ushort)rng.Next(4)).ToArray();
                 return SlimTensor.BitPlanes(name, shape, codes, basis, 2, BitPlaneMode.PlusMinusOne, SparseLayout.Csr);
+            }
+            case WeightStorage.DenseBinaryPlanes:
+            {
+                var basis = new float[rows];
+                for (int r = 0; r < rows; r++) basis[r] = (float)(w.Skip(r * cols).Take(cols).Average(Math.Abs) + 1e-3);
+                var codes = w.Select(v => (ushort)(v >= 0 ? 1 : 0)).ToArray();
+                return SlimTensor.BitPlanes(name, shape, codes, basis, 1);
+            }
+            case WeightStorage.DenseBitPlanes2:
+            {
+                var basis = Enumerable.Range(0, rows * 2).Select(i => (float)((0.2 + rng.NextDouble()) * max / (i % 2 == 0 ? 4 : 2))).ToArray();
+                var codes = w.Select(_ => (ushort)rng.Next(4)).ToArray();
+                return SlimTensor.BitPlanes(name, shape, codes, basis, 2);
+            }
+            case WeightStorage.DenseTernaryCodebook:
+            case WeightStorage.CsrTernaryCodebook:
+            {
+                // Codes 0 → −α⁻, 1 → 0, 2 → +α⁺ (3 → +α⁺ too, unused by the quantizer but valid in the file).
+                float plus = max / 2, minus = max / 3, delta = 0.3f * max;
+                var book = new[] { -minus, 0f, plus, plus };
+                var codes = w.Select(v => (ushort)(v > delta ? 2 : v < -delta ? 0 : 1)).ToArray();
+                if (sparse) for (int i = 0; i < codes.Length; i++) if (w[i] != 0 && codes[i] == 1) codes[i] = (ushort)(rng.Next(2) * 2);
+                return SlimTensor.Codebook(name, shape, codes, book, 2, sparse ? SparseLayout.Csr : SparseLayout.Dense);
             }
             default: throw new ArgumentOutOfRangeException(nameof(storage));
         }

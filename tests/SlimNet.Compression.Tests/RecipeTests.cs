@@ -62,7 +62,7 @@ public class RecipeTests
         { "bits 33", Valid.Replace("bits: 4", "bits: 33"), "18: bits must be in [1, 16], got 33" },
         { "negative epochs", Valid.Replace("epochs: 3", "epochs: -1"), "12: epochs must be in [0, 100000], got -1" },
         { "negative lr", Valid.Replace("lr: 0.01", "lr: -0.1"), "14: lr must be > 0, got -0.1" },
-        { "unknown method", Valid.Replace("method: kmeans", "method: quantise"), "15: unknown method 'quantise' (expected one of: prune, kmeans)" },
+        { "unknown method", Valid.Replace("method: kmeans", "method: quantise"), "15: unknown method 'quantise' (expected one of: prune, kmeans, loss-aware)" },
         { "unknown key", Valid.Replace("sparsity: 0.5", "sparsty: 0.5"),
             "6: unknown key 'sparsty' in stage 1 (prune) (expected one of: method, layers, fine-tune, overrides, sparsity, q, schedule, scope, importance)" },
         { "wrong type", Valid.Replace("sparsity: 0.5", "sparsity: high"), "6: sparsity must be a number, got 'high'" },

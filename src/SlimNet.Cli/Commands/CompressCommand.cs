@@ -89,7 +89,7 @@ public static class CompressCommand
 
             var values = SlimExporter.Capture(module);
             var masks = pipeline.Masks();
-            var encoded = CompressedTensorEncoder.Encode(zoo.Graph, values, pipeline.SharedWeights(), masks.Keys.ToList());
+            var encoded = CompressedTensorEncoder.Encode(zoo.Graph, values, pipeline.SharedWeights(), masks.Keys.ToList(), pipeline.QuantizedWeights());
             var metadata = ModelMetadata.Describe(zoo, splits.Name, splits.Normalization);
             metadata[SlimMetadataKeys.Method] = $"recipe {plan.Name ?? Path.GetFileNameWithoutExtension(recipePath)}";
             metadata[SlimMetadataKeys.SourceTestAccuracy] = baselineAccuracy.ToString("R", CultureInfo.InvariantCulture);

@@ -23,6 +23,7 @@ public static class CompressionStageFactory
     {
         PruneStage prune => CreatePruner(prune, parameters, stepsPerEpoch),
         KMeansStage kmeans => CreateWeightSharing(kmeans, parameters),
+        LossAwareStage lossAware => CreateLossAwareQuantizer(lossAware, parameters, stepsPerEpoch),
         _ => throw new ArgumentException($"no session for method {stage.Method}", nameof(stage)),
     };
 
@@ -41,6 +42,16 @@ public static class CompressionStageFactory
             ? new PrunedLayer(r.Parameter, Sparsity: stage.Schedule.ToSparsitySchedule(s, stepsPerEpoch))
             : new PrunedLayer(r.Parameter, Threshold: stage.Schedule.ToThresholdSchedule(r.Q!.Value, stepsPerEpoch, dat))).ToList();
         return Pruner.PerLayer(parameters, layers, stage.Importance);
+    }
+
+    /// <summary>The quantized-training session for a loss-aware stage (its sparsity schedule converted to steps).</summary>
+    public static Quantization.LossAwareQuantizer CreateLossAwareQuantizer(LossAwareStage stage, IReadOnlyDictionary<string, Parameter> parameters, long stepsPerEpoch)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerEpoch, 1);
+        var selected = stage.Layers.Select(parameters.Keys.ToList(), stage.Source);
+        var schedule = stage.Sparsity is double s ? stage.Schedule.ToSparsitySchedule(s, stepsPerEpoch) : null;
+        return new Quantization.LossAwareQuantizer(parameters,
+            selected.Select(name => new Quantization.QuantizedLayer(name, stage.Quantizer, stage.Bits, stage.PerChannel, schedule)));
     }
 
     /// <summary>The weight-sharing session for a kmeans stage (clusters at training start, or call <see cref="WeightSharing.Cluster"/>).</summary>

@@ -11,6 +11,8 @@ public enum CompressionMethod
     Prune,
     /// <summary><c>kmeans</c>: Deep Compression weight sharing.</summary>
     KMeans,
+    /// <summary><c>loss-aware</c>: quantized training with shadow weights (LAB, LAT, LAQ and the straight-through baselines), optionally sparsified.</summary>
+    LossAware,
 }
 
 /// <summary>Optimizer of a stage's fine-tuning (YAML <c>fine-tune.optimizer</c>).</summary>
@@ -30,7 +32,9 @@ public enum OptimizerKind
 /// <param name="Momentum">SGD momentum in [0, 1) (0 for adam).</param>
 /// <param name="WeightDecay">L2 weight decay (≥ 0).</param>
 /// <param name="Line">1-based recipe line of the block.</param>
-public sealed record FineTuning(int Epochs, OptimizerKind Optimizer, double LearningRate, int BatchSize, double Momentum, double WeightDecay, long Line)
+/// <param name="Schedule">Learning-rate schedule over the stage's epochs: <c>constant</c> or <c>cosine</c>.</param>
+public sealed record FineTuning(int Epochs, OptimizerKind Optimizer, double LearningRate, int BatchSize, double Momentum, double WeightDecay, long Line,
+    string Schedule = "constant")
 {
     /// <summary>Optimizer steps per epoch for <paramref name="trainingExamples"/> examples (last partial batch counted).</summary>
     public long StepsPerEpoch(long trainingExamples) => Math.Max(1, (trainingExamples + BatchSize - 1) / BatchSize);
@@ -232,6 +236,29 @@ public sealed record KMeansStage(string Source, long Line, LayerSelection Layers
     /// <summary>Code width per selected parameter after overrides.</summary>
     public IReadOnlyDictionary<string, int> ResolveBits(IReadOnlyList<string> parameterNames) =>
         ResolveOverrides(parameterNames, Overrides, o => o.Layer).ToDictionary(kv => kv.Key, kv => kv.Value?.Bits ?? Bits, StringComparer.Ordinal);
+}
+
+/// <summary>
+/// A <c>loss-aware</c> stage: the selected parameters are trained quantized with <paramref name="Quantizer"/> (shadow weights
+/// clipped to [−1, 1], docs/METHODS.md), optionally with simultaneous sparsification to <paramref name="Sparsity"/>.
+/// </summary>
+/// <param name="Source">Recipe file.</param>
+/// <param name="Line">1-based line.</param>
+/// <param name="Layers">Selected parameters.</param>
+/// <param name="FineTune">The quantized training (Adam for the loss-aware quantizers), or null for a one-off projection.</param>
+/// <param name="Quantizer">The projection.</param>
+/// <param name="Bits">m of the m-bit quantizers (LAQ, uniform); 2 otherwise (unused).</param>
+/// <param name="PerChannel">One scale per output channel instead of one per layer.</param>
+/// <param name="Sparsity">Target fraction of weights forced to exactly 0, or null.</param>
+/// <param name="Schedule">When the sparsity target is reached (one-shot, iterative or agp).</param>
+public sealed record LossAwareStage(string Source, long Line, LayerSelection Layers, FineTuning? FineTune, Quantization.WeightProjection Quantizer,
+    int Bits, bool PerChannel, double? Sparsity, ScheduleDefinition Schedule) : RecipeStage(Source, Line, Layers, FineTune)
+{
+    /// <inheritdoc />
+    public override CompressionMethod Method => CompressionMethod.LossAware;
+
+    /// <inheritdoc />
+    public override void ValidateAgainst(IReadOnlyList<string> parameterNames) => Layers.Select(parameterNames, Source);
 }
 
 /// <summary>An immutable compression recipe: stages run in order, each with its own fine-tuning (docs/RECIPES.md).</summary>

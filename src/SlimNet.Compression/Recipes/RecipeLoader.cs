@@ -19,8 +19,20 @@ public static class RecipeLoader
     private static readonly string[] CommonStageKeys = ["method", "layers", "fine-tune", "overrides"];
     private static readonly string[] PruneKeys = ["sparsity", "q", "schedule", "scope", "importance"];
     private static readonly string[] KMeansKeys = ["bits", "max-iterations", "centroid-update"];
+    private static readonly string[] LossAwareKeys = ["quantizer", "bits", "scales", "sparsity", "schedule"];
+
+    /// <summary>Recipe names of the loss-aware stage's quantizers.</summary>
+    public static readonly IReadOnlyList<(string Name, Quantization.WeightProjection Projection)> Quantizers =
+    [
+        ("lab", Quantization.WeightProjection.Lab), ("late", Quantization.WeightProjection.LatExact),
+        ("lata", Quantization.WeightProjection.LatApprox), ("lat2e", Quantization.WeightProjection.Lat2Exact),
+        ("lat2a", Quantization.WeightProjection.Lat2Approx), ("laq-linear", Quantization.WeightProjection.LaqLinear),
+        ("laq-log", Quantization.WeightProjection.LaqLog), ("binaryconnect", Quantization.WeightProjection.BinaryConnect),
+        ("bwn", Quantization.WeightProjection.Bwn), ("twn", Quantization.WeightProjection.Twn),
+        ("ste-uniform", Quantization.WeightProjection.Uniform),
+    ];
     private static readonly string[] LayerKeys = ["include", "exclude", "biases"];
-    private static readonly string[] FineTuneKeys = ["epochs", "optimizer", "lr", "batch-size", "momentum", "weight-decay"];
+    private static readonly string[] FineTuneKeys = ["epochs", "optimizer", "lr", "batch-size", "momentum", "weight-decay", "lr-schedule"];
 
     /// <summary>Loads and validates the recipe at <paramref name="path"/>; messages name the path as given.</summary>
     public static Recipe Load(string path)
@@ -97,12 +109,19 @@ public static class RecipeLoader
             {
                 "prune" => PruneKeys,
                 "kmeans" => KMeansKeys,
-                _ => throw Error(methodNode, $"unknown method '{method}' (expected one of: prune, kmeans)"),
+                "loss-aware" => LossAwareKeys,
+                _ => throw Error(methodNode, $"unknown method '{method}' (expected one of: prune, kmeans, loss-aware)"),
             };
-            CheckKeys(map, CommonStageKeys.Concat(specific).ToArray(), $"{what} ({method})");
+            var common = method == "loss-aware" ? CommonStageKeys.Where(k => k != "overrides") : CommonStageKeys;
+            CheckKeys(map, common.Concat(specific).ToArray(), $"{what} ({method})");
             var layers = ReadLayers(Required(map, "layers", what));
             FineTuning? fineTune = Get(map, "fine-tune") is { } ft ? ReadFineTune(ft) : null;
-            return method == "prune" ? ReadPrune(map, node, layers, fineTune) : ReadKMeans(map, node, layers, fineTune);
+            return method switch
+            {
+                "prune" => ReadPrune(map, node, layers, fineTune),
+                "kmeans" => ReadKMeans(map, node, layers, fineTune),
+                _ => ReadLossAware(map, node, layers, fineTune),
+            };
         }
 
         private PruneStage ReadPrune(YamlMappingNode map, YamlNode node, LayerSelection layers, FineTuning? fineTune)
@@ -248,6 +267,43 @@ public static class RecipeLoader
             return new KMeansStage(source, node.Start.Line, layers, fineTune, bits, maxIterations, update, overrides);
         }
 
+        private LossAwareStage ReadLossAware(YamlMappingNode map, YamlNode node, LayerSelection layers, FineTuning? fineTune)
+        {
+            var quantizerNode = Required(map, "quantizer", "a loss-aware stage");
+            string quantizerName = Scalar(quantizerNode, "quantizer");
+            var match = Quantizers.FirstOrDefault(q => q.Name == quantizerName);
+            if (match.Name is null)
+                throw Error(quantizerNode, $"unknown quantizer '{quantizerName}' (expected one of: {string.Join(", ", Quantizers.Select(q => q.Name))})");
+            var projection = match.Projection;
+            bool multiBit = projection is Quantization.WeightProjection.LaqLinear or Quantization.WeightProjection.LaqLog or Quantization.WeightProjection.Uniform;
+            int bits = 2;
+            if (Get(map, "bits") is { } bitsNode)
+            {
+                if (!multiBit) throw Error(bitsNode, $"quantizer '{quantizerName}' has a fixed width; 'bits' applies to laq-linear, laq-log and ste-uniform only");
+                long b = Integer(bitsNode, "bits");
+                if (b is < 2 or > 8) throw Error(bitsNode, $"bits must be in [2, 8] for quantizer '{quantizerName}', got {b}");
+                bits = (int)b;
+            }
+            else if (multiBit) throw Error(quantizerNode, $"quantizer '{quantizerName}' needs 'bits' (2 to 8)");
+            bool perChannel = OptionalEnum(map, "scales", false, ("layer", false), ("channel", true));
+            if (perChannel && projection == Quantization.WeightProjection.LaqLog)
+                throw Error(Get(map, "scales")!, "quantizer 'laq-log' is stored as one codebook per tensor: use 'scales: layer'");
+            if (Quantization.LossAwareQuantizer.NeedsCurvature(projection) && fineTune is { Optimizer: not OptimizerKind.Adam })
+                throw Error(quantizerNode, $"quantizer '{quantizerName}' takes its curvature from Adam's second moment: use fine-tune optimizer 'adam'");
+            double? sparsity = OptionalSparsity(map, "sparsity");
+            ScheduleDefinition schedule = ScheduleDefinition.OneShotAtStart(node.Start.Line);
+            if (Get(map, "schedule") is { } s)
+            {
+                if (sparsity is null) throw Error(s, "'schedule' ramps the 'sparsity' target: give the stage a 'sparsity' too");
+                schedule = ReadSchedule(s, thresholdMode: false);
+                int epochs = fineTune?.Epochs ?? 0;
+                double lastEvent = schedule.LastEventEpoch(sparsity);
+                if (lastEvent > 0 && lastEvent >= epochs)
+                    throw Error(s, $"the schedule sparsifies until epoch {lastEvent.ToString(CultureInfo.InvariantCulture)} but the stage fine-tunes {epochs} epochs");
+            }
+            return new LossAwareStage(source, node.Start.Line, layers, fineTune, projection, bits, perChannel, sparsity, schedule);
+        }
+
         private int ReadBits(YamlNode node)
         {
             long bits = Integer(node, "bits");
@@ -301,7 +357,8 @@ public static class RecipeLoader
                 throw Error(mNode, "momentum applies to optimizer 'sgd' only");
             double momentum = OptionalDouble(map, "momentum", 0, v => v is >= 0 and < 1, "must be in [0, 1)");
             double decay = OptionalDouble(map, "weight-decay", 0, v => v >= 0, "must be >= 0");
-            return new FineTuning((int)epochs, optimizer, lr, batch, momentum, decay, node.Start.Line);
+            string schedule = OptionalEnum(map, "lr-schedule", "constant", ("constant", "constant"), ("cosine", "cosine"));
+            return new FineTuning((int)epochs, optimizer, lr, batch, momentum, decay, node.Start.Line, schedule);
         }
 
         // ---- typed access with line-accurate errors ----

@@ -1,3 +1,4 @@
+using SlimNet.Compression.Quantization;
 using SlimNet.Compression.Sharing;
 using SlimNet.Format;
 using SlimNet.Format.Graph;
@@ -5,7 +6,8 @@ using SlimNet.Format.Graph;
 namespace SlimNet.Training.Pipeline;
 
 /// <summary>
-/// Chooses the stored form of compressed parameters ("strip" then encode): a weight-shared parameter becomes b-bit
+/// Chooses the stored form of compressed parameters ("strip" then encode): a quantized parameter becomes bit planes,
+/// fixed-point or codebook codes with its scales (<see cref="QuantizedWeights.StorageCandidates"/>), a weight-shared parameter becomes b-bit
 /// codebook codes, a pruned one keeps float32 values of its nonzeros only; sparse tensors are stored as relative
 /// gaps (Deep Compression, with filler zeros) or CSR, with Huffman-coded code and index streams. Among those
 /// candidates (gap widths 2..10 bits, CSR) the one with the fewest bytes is taken, measured by the real writer.
@@ -19,12 +21,23 @@ public static class CompressedTensorEncoder
     /// <param name="values">Current parameter values by name (after the last stage; pruned weights are exactly 0).</param>
     /// <param name="shared">Weight-shared parameters by name.</param>
     /// <param name="pruned">Names of parameters that were pruned.</param>
+    /// <param name="quantized">Parameters trained quantized (loss-aware stages): their codes and scales, stored in the
+    /// smallest of <see cref="QuantizedWeights.StorageCandidates"/> (bit planes, fixed point or codebook, dense or sparse).
+    /// They take precedence over weight sharing and pruning.</param>
     public static Dictionary<string, SlimTensor> Encode(ModelGraph graph, IReadOnlyDictionary<string, float[]> values,
-        IReadOnlyDictionary<string, SharedWeights> shared, IReadOnlyCollection<string> pruned)
+        IReadOnlyDictionary<string, SharedWeights> shared, IReadOnlyCollection<string> pruned,
+        IReadOnlyDictionary<string, QuantizedWeights>? quantized = null)
     {
         var result = new Dictionary<string, SlimTensor>(StringComparer.Ordinal);
         foreach (var (name, shape) in GraphShapes.Parameters(graph))
         {
+            if (quantized is not null && quantized.TryGetValue(name, out var q))
+            {
+                if (!q.Shape.SequenceEqual(shape))
+                    throw new ArgumentException($"quantized '{name}' has shape [{string.Join(",", q.Shape)}], the graph says [{string.Join(",", shape)}]", nameof(quantized));
+                result[name] = Smallest(graph, q.StorageCandidates());
+                continue;
+            }
             // A shared tensor's values can also be stored as plain floats (exactly the same values): for a tiny
             // tensor such as a 10-element bias that beats a codebook of 2^b floats.
             if (shared.TryGetValue(name, out var sw))

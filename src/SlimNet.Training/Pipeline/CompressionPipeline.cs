@@ -1,5 +1,6 @@
 using SlimNet.Compression.Hooks;
 using SlimNet.Compression.Pruning;
+using SlimNet.Compression.Quantization;
 using SlimNet.Compression.Recipes;
 using SlimNet.Compression.Sharing;
 using SlimNet.Training.Data;
@@ -35,7 +36,7 @@ public sealed class CompressionPipeline : IDisposable
         _progress = progress ?? SilentProgress.Instance;
     }
 
-    /// <summary>The compression sessions, in stage order (pruners, weight sharing, …).</summary>
+    /// <summary>The compression sessions, in stage order (pruners, weight sharing, loss-aware quantizers, …).</summary>
     public IReadOnlyList<ITrainingHooks> Sessions => _sessions;
 
     /// <summary>Raised when a stage starts (index from 0, method name, fine-tuning epochs).</summary>
@@ -59,13 +60,13 @@ public sealed class CompressionPipeline : IDisposable
                 Optimizer = (ft?.Optimizer ?? OptimizerKind.Adam) == OptimizerKind.Sgd ? "sgd" : "adam",
                 Momentum = ft?.Momentum ?? 0,
                 WeightDecay = ft?.WeightDecay ?? 0,
-                Schedule = "constant",
+                Schedule = ft?.Schedule ?? "constant",
                 Seed = _seed + 1000 * (i + 1),
                 Augment = _model.Dataset != DatasetKind.Mnist,
             };
             long stepsPerEpoch = Math.Max(1, (_data.Train.Count + options.BatchSize - 1) / options.BatchSize);
             _sessions.Add(CompressionStageFactory.CreateSession(stage, parameters, stepsPerEpoch));
-            string method = stage.Method.ToString().ToLowerInvariant();
+            string method = stage.Method == CompressionMethod.LossAware ? "loss-aware" : stage.Method.ToString().ToLowerInvariant();
             StageStarted?.Invoke(i, method, options.Epochs);
             var result = new ModelTrainer(_model, options, _data, _sessions, _progress).Run(module: module);
             double accuracy = result.Epochs.Count > 0 ? result.TestAccuracy : Evaluator.Evaluate(module, _data.Test, _data.Normalization).Accuracy;
@@ -92,11 +93,22 @@ public sealed class CompressionPipeline : IDisposable
         return shared;
     }
 
+    /// <summary>The parameters trained quantized, in their storable form (last loss-aware stage that covers a parameter wins).</summary>
+    public IReadOnlyDictionary<string, QuantizedWeights> QuantizedWeights()
+    {
+        var quantized = new Dictionary<string, QuantizedWeights>(StringComparer.Ordinal);
+        foreach (var q in _sessions.OfType<LossAwareQuantizer>())
+            foreach (var w in q.ExportAll()) quantized[w.ParameterName] = w;
+        return quantized;
+    }
+
     private Dictionary<string, double> CurrentSparsity()
     {
         var result = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var p in _sessions.OfType<Pruner>())
             foreach (var name in p.Masks.Names) result[name] = p.Masks.SparsityOf(name);
+        foreach (var q in _sessions.OfType<LossAwareQuantizer>())
+            foreach (var w in q.ExportAll().Where(w => w.Codes.Any(c => c == 0))) result[w.ParameterName] = w.Sparsity;
         return result;
     }
 

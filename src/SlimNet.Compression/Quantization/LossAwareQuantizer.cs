@@ -1,0 +1,342 @@
+using SlimNet.Compression.Hooks;
+using SlimNet.Compression.Optim;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace SlimNet.Compression.Quantization;
+
+/// <summary>
+/// Quantized training with full-precision shadow weights (Hou et al.'s loss-aware quantization, and the
+/// straight-through baselines under the same training), a session. For every selected parameter:
+/// <list type="number">
+/// <item>the parameter tensor holds the quantized weights ŵ for the forward and backward passes (and evaluation);</item>
+/// <item>after backward the shadow weights w are put back into the parameter, so the optimizer applies the gradient
+/// with respect to ŵ to w (the straight-through rule for the baselines, the proximal Newton step for LAB/LAT/LAQ);</item>
+/// <item>after the optimizer step w is clipped to [−1, 1] and kept as the new shadow, d = sqrt(v̂) + ε is read from the
+/// Adam optimizer's bias-corrected second moment of that parameter (ε = the optimizer's ε; d = 1 before the first step),
+/// and ŵ = projection(w, d) is written into the parameter; LAQ's projection starts from the previous ŵ;</item>
+/// <item>with a sparsity schedule, before projecting, exactly round(s·n) weights with the smallest d·w² (ties: lower
+/// flat index first) get ŵ = 0 and the projection runs on the others (per row with per-channel scales).</item>
+/// </list>
+/// The shadow weights are never pruned (a weight can come back when its d·w² grows). Use it as trainer hooks, or from any
+/// training loop: <see cref="Start"/> once, then per step backward → <see cref="RestoreShadowWeights"/> → optimizer step →
+/// <see cref="Requantize"/>. <see cref="Export"/> gives the storable codes and scales. Owns tensors: dispose it.
+/// </summary>
+public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
+{
+    private readonly IReadOnlyDictionary<string, Parameter> _parameters;
+    private readonly List<LayerState> _layers = new();
+    private ParameterOptimizer? _optimizer;
+
+    /// <summary>Creates the session; nothing changes until <see cref="Start"/> (or <see cref="OnTrainingStart"/>).</summary>
+    /// <param name="parameters">The model's parameters by name.</param>
+    /// <param name="layers">The parameters to quantize and how.</param>
+    public LossAwareQuantizer(IReadOnlyDictionary<string, Parameter> parameters, IEnumerable<QuantizedLayer> layers)
+    {
+        _parameters = parameters;
+        foreach (var layer in layers)
+        {
+            if (!parameters.TryGetValue(layer.ParameterName, out var p))
+                throw new ArgumentException($"no parameter named '{layer.ParameterName}'", nameof(layers));
+            if (_layers.Any(l => l.Definition.ParameterName == layer.ParameterName))
+                throw new ArgumentException($"parameter '{layer.ParameterName}' is listed twice", nameof(layers));
+            if (p.dtype != ScalarType.Float32) throw new ArgumentException($"'{layer.ParameterName}' is not float32", nameof(layers));
+            if (FormOf(layer.Method) is QuantizedForm.Linear or QuantizedForm.Logarithmic && layer.Bits is < 2 or > 8)
+                throw new ArgumentOutOfRangeException(nameof(layers), layer.Bits, $"bits of '{layer.ParameterName}' must be in 2..8");
+            if (layer.Method == WeightProjection.LaqLog && layer.PerChannel)
+                throw new ArgumentException($"'{layer.ParameterName}': logarithmic LAQ has one codebook per tensor in .slim; use per-tensor scales", nameof(layers));
+            _layers.Add(new LayerState(layer, p));
+        }
+        if (_layers.Count == 0) throw new ArgumentException("no parameter to quantize", nameof(layers));
+    }
+
+    /// <summary>The quantized parameters, in the given order.</summary>
+    public IReadOnlyList<string> ParameterNames => _layers.Select(l => l.Definition.ParameterName).ToList();
+
+    /// <summary>The layer definitions, in the given order.</summary>
+    public IReadOnlyList<QuantizedLayer> Layers => _layers.Select(l => l.Definition).ToList();
+
+    /// <summary>Whether <see cref="Start"/> has run.</summary>
+    public bool IsStarted { get; private set; }
+
+    /// <summary>Whether a projection needs the curvature d (the loss-aware ones); BinaryConnect, BWN, TWN and uniform do not.</summary>
+    public static bool NeedsCurvature(WeightProjection method) =>
+        method is not (WeightProjection.BinaryConnect or WeightProjection.Bwn or WeightProjection.Twn or WeightProjection.Uniform);
+
+    /// <summary>How a projection's codes map to values.</summary>
+    public static QuantizedForm FormOf(WeightProjection method) => method switch
+    {
+        WeightProjection.BinaryConnect or WeightProjection.Bwn or WeightProjection.Lab => QuantizedForm.Binary,
+        WeightProjection.Twn or WeightProjection.LatExact or WeightProjection.LatApprox => QuantizedForm.Ternary,
+        WeightProjection.Lat2Exact or WeightProjection.Lat2Approx => QuantizedForm.TwoScaleTernary,
+        WeightProjection.Uniform or WeightProjection.LaqLinear => QuantizedForm.Linear,
+        WeightProjection.LaqLog => QuantizedForm.Logarithmic,
+        _ => throw new ArgumentOutOfRangeException(nameof(method), method, "unknown weight projection"),
+    };
+
+    /// <summary>
+    /// Takes the current parameter values, clipped to [−1, 1], as the shadow weights and writes their projection into the
+    /// parameters. <paramref name="optimizer"/> must be an <see cref="AdamOptimizer"/> when a loss-aware method is used;
+    /// its second moment is read if it already has one (else d = 1). Later calls do nothing.
+    /// </summary>
+    public void Start(ParameterOptimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        if (IsStarted) return;
+        if (optimizer is not AdamOptimizer && _layers.FirstOrDefault(l => l.Definition.IsLossAware) is { } la)
+            throw new InvalidOperationException(
+                $"'{la.Definition.ParameterName}': {la.Definition.Method} takes its curvature from Adam's second moment; train with the Adam optimizer");
+        _optimizer = optimizer;
+        using var noGrad = torch.no_grad();
+        foreach (var layer in _layers)
+        {
+            layer.Parameter.clamp_(-1, 1);
+            layer.Shadow = layer.Parameter.detach().clone().DetachFromDisposeScope();
+            Project(layer, step: optimizer.StepCount);
+        }
+        IsStarted = true;
+    }
+
+    /// <summary>Puts the shadow weights back into the parameters (after backward, before the optimizer step).</summary>
+    public void RestoreShadowWeights()
+    {
+        EnsureStarted();
+        using var noGrad = torch.no_grad();
+        foreach (var layer in _layers) layer.Parameter.copy_(layer.Shadow!);
+    }
+
+    /// <summary>
+    /// After the optimizer step: clips the parameters to [−1, 1], keeps them as the shadow weights and writes the projection
+    /// (with d from the optimizer's current second moment) into the parameters. <paramref name="step"/> (optimizer steps
+    /// done) drives the sparsity schedules; by default the optimizer's step count.
+    /// </summary>
+    public void Requantize(long? step = null)
+    {
+        EnsureStarted();
+        using var noGrad = torch.no_grad();
+        foreach (var layer in _layers)
+        {
+            layer.Parameter.clamp_(-1, 1);
+            layer.Shadow!.copy_(layer.Parameter);
+            Project(layer, step ?? _optimizer!.StepCount);
+        }
+    }
+
+    /// <summary>The shadow (full-precision, clipped) weights of a parameter, row-major (a copy).</summary>
+    public float[] ShadowWeights(string parameterName)
+    {
+        var layer = LayerOf(parameterName);
+        EnsureStarted();
+        using var flat = layer.Shadow!.detach().flatten().contiguous();
+        return flat.data<float>().ToArray();
+    }
+
+    /// <summary>The curvature d used by the last projection of a parameter (a copy; all 1 before the first optimizer step).</summary>
+    public float[] LastCurvature(string parameterName)
+    {
+        EnsureStarted();
+        return (float[])LayerOf(parameterName).D.Clone();
+    }
+
+    /// <summary>The number of weights of a parameter forced to 0 by sparsification at its last projection.</summary>
+    public long ForcedZeros(string parameterName)
+    {
+        EnsureStarted();
+        return LayerOf(parameterName).ForcedZeros;
+    }
+
+    /// <summary>The storable codes and scales of a parameter (the values the parameter holds now).</summary>
+    public QuantizedWeights Export(string parameterName)
+    {
+        EnsureStarted();
+        var l = LayerOf(parameterName);
+        var def = l.Definition;
+        var form = FormOf(def.Method);
+        int bits = form switch { QuantizedForm.Binary => 1, QuantizedForm.Ternary or QuantizedForm.TwoScaleTernary => 2, _ => def.Bits };
+        return new QuantizedWeights(def.ParameterName, l.Parameter.shape.Select(d => (int)d).ToArray(), def.Method, form, bits, l.Levels,
+            (sbyte[])l.Codes.Clone(), (float[])l.Scales.Clone(), (float[])l.NegativeScales.Clone());
+    }
+
+    /// <summary><see cref="Export"/> for every quantized parameter.</summary>
+    public IReadOnlyList<QuantizedWeights> ExportAll() => _layers.Select(l => Export(l.Definition.ParameterName)).ToList();
+
+    /// <inheritdoc />
+    public void OnTrainingStart(TrainingContext context) => Start(context.Optimizer);
+
+    /// <inheritdoc />
+    public void AfterBackward(TrainingContext context) => RestoreShadowWeights();
+
+    /// <inheritdoc />
+    public void AfterOptimizerStep(TrainingContext context) => Requantize(context.Step);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var l in _layers)
+        {
+            l.Shadow?.Dispose();
+            l.Shadow = null;
+        }
+    }
+
+    private LayerState LayerOf(string parameterName) =>
+        _layers.FirstOrDefault(l => l.Definition.ParameterName == parameterName)
+        ?? throw new ArgumentException($"'{parameterName}' is not quantized by this session", nameof(parameterName));
+
+    private void EnsureStarted()
+    {
+        if (!IsStarted) throw new InvalidOperationException("the quantizer has not started: call Start(optimizer) (or register it as trainer hooks) first");
+    }
+
+    // ---------------------------------------------------------------- one projection
+
+    private void Project(LayerState layer, long step)
+    {
+        var def = layer.Definition;
+        using (var flat = layer.Parameter.detach().view(-1)) flat.data<float>().CopyTo(layer.W);
+        ReadCurvature(layer);
+
+        int n = layer.W.Length;
+        int rows = def.PerChannel ? layer.Rows : 1;
+        int cols = rows == 0 ? 0 : n / rows;
+        double target = def.Sparsity?.TargetAt(step) ?? 0.0;
+        long forced = def.Sparsity is null ? 0 : Pruning.MaskSelection.PruneCount(target, n);
+        layer.ForcedZeros = forced;
+        bool[]? pruned = forced > 0 ? SmallestImportance(layer.W, layer.D, (int)forced) : null;
+
+        var form = FormOf(def.Method);
+        for (int r = 0; r < rows; r++)
+        {
+            int o = r * cols;
+            ProjectionResult result;
+            if (pruned is null)
+            {
+                result = ProjectUnit(def, layer.W.AsSpan(o, cols), layer.D.AsSpan(o, cols), layer.HasSeed ? layer.WHat.AsSpan(o, cols) : default,
+                    layer.Scratch.AsSpan(o, cols), layer.Codes.AsSpan(o, cols));
+            }
+            else
+            {
+                int m = 0;
+                for (int i = o; i < o + cols; i++)
+                {
+                    if (pruned[i]) continue;
+                    layer.GatherIndex[m] = i;
+                    layer.GatherW[m] = layer.W[i];
+                    layer.GatherD[m] = layer.D[i];
+                    layer.GatherSeed[m] = layer.WHat[i];
+                    m++;
+                }
+                result = ProjectUnit(def, layer.GatherW.AsSpan(0, m), layer.GatherD.AsSpan(0, m), layer.HasSeed ? layer.GatherSeed.AsSpan(0, m) : default,
+                    layer.Scratch.AsSpan(0, m), layer.GatherCodes.AsSpan(0, m));
+                layer.Codes.AsSpan(o, cols).Clear();
+                for (int k = 0; k < m; k++) layer.Codes[layer.GatherIndex[k]] = layer.GatherCodes[k];
+            }
+            layer.Levels = result.Levels;
+            layer.Scales[r] = form == QuantizedForm.Linear ? (float)((double)result.Scale / result.Levels) : result.Scale;
+            layer.NegativeScales[r] = form == QuantizedForm.TwoScaleTernary ? result.NegativeScale : layer.Scales[r];
+        }
+
+        // ŵ from the codes and scales with the storage formula, so the file holds exactly what was trained.
+        var stored = new QuantizedWeights(def.ParameterName, [layer.Rows, layer.Rows == 0 ? 0 : n / Math.Max(1, layer.Rows)], def.Method, form, def.Bits,
+            layer.Levels, layer.Codes, layer.Scales, layer.NegativeScales);
+        stored.Decode(layer.WHat);
+        layer.HasSeed = true;
+        using (var flat = layer.Parameter.detach().view(-1)) flat.data<float>().CopyFrom(layer.WHat);
+    }
+
+    private static ProjectionResult ProjectUnit(QuantizedLayer def, ReadOnlySpan<float> w, ReadOnlySpan<float> d, ReadOnlySpan<float> seed,
+        Span<float> wHat, Span<sbyte> codes) => def.Method switch
+    {
+        WeightProjection.LaqLinear => LossAwareProjection.LaqLinear(w, d, def.Bits, wHat, codes, seed: seed),
+        WeightProjection.LaqLog => LossAwareProjection.LaqLog(w, d, def.Bits, wHat, codes, seed: seed),
+        _ => LossAwareProjection.Project(def.Method, w, d, wHat, codes, def.Bits),
+    };
+
+    private void ReadCurvature(LayerState layer)
+    {
+        if (!layer.Definition.IsLossAware) return; // d stays 1: the baselines ignore it, sparsification ranks by w²
+        using var scope = NewDisposeScope();
+        var vHat = (_optimizer as AdamOptimizer)?.SecondMomentCorrected(layer.Definition.ParameterName);
+        if (vHat is null)
+        {
+            Array.Fill(layer.D, 1f);
+            return;
+        }
+        double eps = ((AdamOptimizer)_optimizer!).Epsilon;
+        var d = vHat.sqrt_().add_(eps).contiguous().view(-1);
+        d.data<float>().CopyTo(layer.D);
+    }
+
+    /// <summary>Flags the <paramref name="count"/> weights of smallest d·w² (ties: lower index first), as <see cref="Pruning.MaskSelection.KeepFlags"/> ranks.</summary>
+    public static bool[] SmallestImportance(float[] w, float[] d, int count)
+    {
+        int n = w.Length;
+        var importance = new float[n];
+        for (int i = 0; i < n; i++) importance[i] = d[i] * w[i] * w[i];
+        var pruned = new bool[n];
+        if (count <= 0) return pruned;
+        if (count >= n)
+        {
+            Array.Fill(pruned, true);
+            return pruned;
+        }
+        var sorted = (float[])importance.Clone();
+        Array.Sort(sorted);
+        float threshold = sorted[count - 1];
+        int taken = 0;
+        for (int i = 0; i < n; i++)
+            if (importance[i] < threshold) { pruned[i] = true; taken++; }
+        for (int i = 0; i < n && taken < count; i++)
+            if (importance[i] == threshold) { pruned[i] = true; taken++; }
+        return pruned;
+    }
+
+    private sealed class LayerState
+    {
+        public LayerState(QuantizedLayer definition, Parameter parameter)
+        {
+            Definition = definition;
+            Parameter = parameter;
+            int n = checked((int)parameter.numel());
+            Rows = parameter.shape.Length == 0 ? 1 : (int)parameter.shape[0];
+            W = new float[n];
+            D = new float[n];
+            Array.Fill(D, 1f);
+            WHat = new float[n];
+            Scratch = new float[n];
+            Codes = new sbyte[n];
+            int units = definition.PerChannel ? Rows : 1;
+            Scales = new float[units];
+            NegativeScales = new float[units];
+            if (definition.Sparsity is not null)
+            {
+                GatherIndex = new int[n];
+                GatherW = new float[n];
+                GatherD = new float[n];
+                GatherSeed = new float[n];
+                GatherCodes = new sbyte[n];
+            }
+        }
+
+        public QuantizedLayer Definition { get; }
+        public Parameter Parameter { get; }
+        public int Rows { get; }
+        public Tensor? Shadow { get; set; }
+        public float[] W { get; }
+        public float[] D { get; }
+        public float[] WHat { get; }
+        public float[] Scratch { get; }
+        public sbyte[] Codes { get; }
+        public float[] Scales { get; }
+        public float[] NegativeScales { get; }
+        public int Levels { get; set; } = 1;
+        public bool HasSeed { get; set; }
+        public long ForcedZeros { get; set; }
+        public int[] GatherIndex { get; } = [];
+        public float[] GatherW { get; } = [];
+        public float[] GatherD { get; } = [];
+        public float[] GatherSeed { get; } = [];
+        public sbyte[] GatherCodes { get; } = [];
+    }
+}

@@ -7,7 +7,7 @@ namespace SlimNet.Cli;
 /// Shows training progress: a Spectre progress bar per epoch (loss, accuracy, examples/s) on a terminal, or one
 /// plain line per epoch when output is redirected or in JSON mode (then on stderr).
 /// </summary>
-public sealed class TrainingProgressDisplay : ITrainingProgress
+public sealed class TrainingProgressDisplay : ILanguageModelProgress
 {
     private readonly CliOutput _output;
     private ProgressContext? _live;
@@ -48,9 +48,15 @@ public sealed class TrainingProgressDisplay : ITrainingProgress
     }
 
     /// <inheritdoc />
-    public void EpochDone(EpochRecord r)
+    public void EpochDone(EpochRecord r) =>
+        Finish($"epoch {r.Epoch}: lr {r.LearningRate:G3}  train loss {r.TrainLoss:F4}  train acc {r.TrainAccuracy:P2}  test acc {r.TestAccuracy:P2}  {r.Seconds:F1}s ({r.ExamplesPerSecond:N0} ex/s)");
+
+    /// <inheritdoc />
+    public void LanguageEpochDone(LanguageEpochRecord r) =>
+        Finish($"epoch {r.Epoch}: lr {r.LearningRate:G3}  train {r.TrainBpc:F4} bpc  validation {r.ValidationBpc:F4} bpc ({r.ValidationAccuracy:P1} exact)  {r.Seconds:F1}s ({r.CharactersPerSecond:N0} chars/s)");
+
+    private void Finish(string line)
     {
-        string line = $"epoch {r.Epoch}: lr {r.LearningRate:G3}  train loss {r.TrainLoss:F4}  train acc {r.TrainAccuracy:P2}  test acc {r.TestAccuracy:P2}  {r.Seconds:F1}s ({r.ExamplesPerSecond:N0} ex/s)";
         if (_task is not null)
         {
             _task.Description = line;

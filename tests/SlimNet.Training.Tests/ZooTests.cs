@@ -23,7 +23,8 @@ public class ZooTests
     [Fact]
     public void EveryZooModelRunsAForwardPassOfTheRightShape()
     {
-        foreach (var name in ModelZoo.Names)
+        // char-lstm is a recurrent model trained and run per time step: CharLstmTests covers it.
+        foreach (var name in ModelZoo.Names.Where(n => ModelZoo.Get(n).Dataset != SlimNet.Training.Data.DatasetKind.Text))
         {
             var zoo = ModelZoo.Get(name);
             using var module = new GraphModule(zoo.Graph);

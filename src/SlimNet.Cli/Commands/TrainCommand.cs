@@ -25,10 +25,12 @@ public static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from (same options; --epochs is the total)" };
         var stopAfter = new Option<int?>("--stop-after-epoch") { Description = "End the run after this many epochs in total (resume later with --resume)" };
         var json = CommonOptions.Json();
+        var lm = new LanguageModelOptionSet();
         var cmd = new Command("train", "Train a zoo model and write a checkpoint")
         {
             model, data, epochs, batch, lr, optimizer, schedule, weightDecay, limit, seed, outPath, resume, stopAfter, json,
         };
+        lm.AddTo(cmd);
         cmd.SetAction(parse => ExitCodes.Guard(() =>
         {
             var output = new CliOutput(parse.GetValue(json));
@@ -51,6 +53,9 @@ public static class TrainCommand
             if (options.Epochs < 1) throw new UserInputException($"--epochs must be at least 1, got {options.Epochs}");
             var stop = parse.GetValue(stopAfter);
             if (stop is < 1) throw new UserInputException($"--stop-after-epoch must be at least 1, got {stop}");
+            if (zoo.Dataset == Training.Data.DatasetKind.Text)
+                return LanguageModelTraining.Run(parse, lm, output, options, parse.GetValue(data), parse.GetValue(outPath), parse.GetValue(resume), stop);
+            lm.RejectFor(parse, zoo.Name);
             string outFile = parse.GetValue(outPath) ?? $"{zoo.Name}.ckpt";
             CheckWritable(outFile);
             Checkpoint? resumeFrom = parse.GetValue(resume) is { } r ? Checkpoint.Load(r) : null;

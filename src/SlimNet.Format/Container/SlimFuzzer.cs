@@ -192,6 +192,16 @@ public static class SlimFuzzer
             var meta = new Dictionary<string, string> { ["method"] = "fuzz", ["encoding"] = enc.ToString() };
             files.Add(SlimWriter.ToBytes(new SlimModel(graph, tensors, meta)));
         }
+        // A recurrent graph: a layer-normalized LSTM with 2-bit fixed-point weights and a Linear decoder, so that
+        // mutations reach the Lstm node's fields (normalization id, sizes, bias flag, epsilon).
+        var lg = new GraphBuilder("fuzz-lstm", 5);
+        lg.Lstm("lstm", 5, 3, LstmNormalization.Layer);
+        lg.Linear("decoder", 3, 5);
+        var lstmGraph = lg.Build();
+        var lstmTensors = GraphShapes.Parameters(lstmGraph).Select(p => p.Name.EndsWith("weight_ih", StringComparison.Ordinal) || p.Name.EndsWith("weight_hh", StringComparison.Ordinal)
+            ? RandomTensor(rng, p.Name, p.Shape, SparseLayout.Dense, ValueEncoding.FixedPoint, false)
+            : RandomTensor(rng, p.Name, p.Shape, SparseLayout.Dense, ValueEncoding.Float32, false)).ToList();
+        files.Add(SlimWriter.ToBytes(new SlimModel(lstmGraph, lstmTensors, new Dictionary<string, string> { ["method"] = "fuzz-lstm" })));
         return files.ToArray();
     }
 

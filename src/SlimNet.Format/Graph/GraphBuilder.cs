@@ -65,6 +65,13 @@ public sealed class GraphBuilder
     /// <summary>Adds a softmax over the last dimension.</summary>
     public int Softmax(string name, int? input = null) => Add(name, OpKind.Softmax, new NodeAttributes(), input ?? Last);
 
+    /// <summary>Adds one LSTM layer (one time step per run; see <see cref="OpKind.Lstm"/>).</summary>
+    public int Lstm(string name, int inFeatures, int hidden, LstmNormalization normalization = LstmNormalization.None, float epsilon = 1e-5f, int? input = null) =>
+        Add(name, OpKind.Lstm, new NodeAttributes
+        {
+            InFeatures = inFeatures, OutFeatures = hidden, KernelH = (int)normalization, HasBias = true, Epsilon = epsilon,
+        }, input ?? Last);
+
     /// <summary>Validates and returns the graph.</summary>
     public ModelGraph Build() => new(_name, _inputShape, _nodes);
 }

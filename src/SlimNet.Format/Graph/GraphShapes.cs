@@ -28,6 +28,7 @@ public static class GraphShapes
                     new[] { x[0], OutSize(n, x[1], a.KernelH), OutSize(n, x[2], a.KernelW) }),
                 OpKind.GlobalAvgPool => Expect(n, x.Length == 3, "[C, H, W]", x, new[] { x[0] }),
                 OpKind.Flatten => new[] { checked(x.Aggregate(1, (p, d) => p * d)) },
+                OpKind.Lstm => Expect(n, x.Length == 1 && x[0] == a.InFeatures, $"[{a.InFeatures}]", x, new[] { a.OutFeatures }),
                 OpKind.Add => Expect(n, x.SequenceEqual(In(n.Inputs[1])), "two inputs of one shape", x, x),
                 _ => throw new ArgumentException($"node '{n.Name}': unknown operation {(int)n.Op}"),
             };
@@ -58,8 +59,38 @@ public static class GraphShapes
                     list.Add((n.RunningMeanName, new[] { a.InFeatures }));
                     list.Add((n.RunningVarName, new[] { a.InFeatures }));
                     break;
+                case OpKind.Lstm:
+                    list.AddRange(LstmParameters(n));
+                    break;
             }
         }
+        return list;
+    }
+
+    /// <summary>
+    /// The tensors of an <see cref="OpKind.Lstm"/> node with hidden size H and input size I: <c>{node}.weight_ih</c> [4H, I],
+    /// <c>{node}.weight_hh</c> [4H, H], <c>{node}.bias</c> [4H] (gate order i, f, g, o), then per normalization: batch —
+    /// <c>norm_ih</c>/<c>norm_hh</c> <c>.weight .bias .running_mean .running_var</c> [4H]; layer — <c>norm_ih</c>/<c>norm_hh</c>
+    /// <c>.weight .bias</c> [4H]; weight — <c>gain_ih</c>, <c>gain_hh</c> [4H].
+    /// </summary>
+    public static IReadOnlyList<(string Name, int[] Shape)> LstmParameters(GraphNode n)
+    {
+        int h4 = checked(4 * n.Attributes.OutFeatures);
+        var list = new List<(string, int[])>
+        {
+            (n.Name + ".weight_ih", new[] { h4, n.Attributes.InFeatures }),
+            (n.Name + ".weight_hh", new[] { h4, n.Attributes.OutFeatures }),
+            (n.Name + ".bias", new[] { h4 }),
+        };
+        string[] suffixes = n.Attributes.LstmNormalization switch
+        {
+            LstmNormalization.Batch => new[] { "norm_ih.weight", "norm_ih.bias", "norm_ih.running_mean", "norm_ih.running_var",
+                                               "norm_hh.weight", "norm_hh.bias", "norm_hh.running_mean", "norm_hh.running_var" },
+            LstmNormalization.Layer => new[] { "norm_ih.weight", "norm_ih.bias", "norm_hh.weight", "norm_hh.bias" },
+            LstmNormalization.Weight => new[] { "gain_ih", "gain_hh" },
+            _ => Array.Empty<string>(),
+        };
+        foreach (var s in suffixes) list.Add((n.Name + "." + s, new[] { h4 }));
         return list;
     }
 
@@ -78,6 +109,7 @@ public static class GraphShapes
             var n = graph.Nodes[i];
             var a = n.Attributes;
             if (n.Op == OpKind.Linear) macs += (long)a.InFeatures * a.OutFeatures;
+            else if (n.Op == OpKind.Lstm) macs += 4L * a.OutFeatures * (a.InFeatures + a.OutFeatures);
             else if (n.Op == OpKind.Conv2d) macs += (long)a.OutFeatures * shapes[i][1] * shapes[i][2] * a.InFeatures * a.KernelH * a.KernelW;
         }
         return macs;

@@ -28,6 +28,8 @@ public sealed class ModelGraph
             int expectedInputs = n.Op == OpKind.Add ? 2 : 1;
             if (n.Inputs.Count != expectedInputs)
                 throw new ArgumentException($"node '{n.Name}' ({n.Op}) needs {expectedInputs} input(s), has {n.Inputs.Count}", nameof(nodes));
+            if (n.Op == OpKind.Lstm && LstmProblem(n.Attributes) is { } problem)
+                throw new ArgumentException($"node '{n.Name}' (Lstm): {problem}", nameof(nodes));
             foreach (int src in n.Inputs)
                 if (src < InputIndex || src >= i)
                     throw new ArgumentException($"node '{n.Name}' reads node {src}, which is not an earlier node", nameof(nodes));
@@ -35,6 +37,18 @@ public sealed class ModelGraph
         Name = name;
         InputShape = inputShape.ToArray();
         Nodes = nodes.ToArray();
+    }
+
+    private static string? LstmProblem(NodeAttributes a)
+    {
+        if (a.InFeatures < 1 || a.OutFeatures < 1) return $"input size {a.InFeatures} and hidden size {a.OutFeatures} must be positive";
+        if (a.OutFeatures > (1 << 26)) return $"hidden size {a.OutFeatures} is too large";
+        if (!Enum.IsDefined(a.LstmNormalization)) return $"unknown normalization id {a.KernelH}";
+        if (a.KernelW != 0 || a.Padding != 0) return "kernel width and padding must be 0";
+        if (!a.HasBias) return "an LSTM node always has a bias";
+        if (a.LstmNormalization is LstmNormalization.Batch or LstmNormalization.Layer && !(a.Epsilon > 0 && float.IsFinite(a.Epsilon)))
+            return $"epsilon {a.Epsilon} must be positive";
+        return null;
     }
 
     /// <summary>Model name.</summary>

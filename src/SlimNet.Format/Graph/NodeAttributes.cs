@@ -22,6 +22,8 @@ public sealed record NodeAttributes
     public bool HasBias { get; init; }
     /// <summary>BatchNorm: the epsilon added to the variance.</summary>
     public float Epsilon { get; init; } = 1e-5f;
+    /// <summary>Lstm: the normalization of its two products (kept in <see cref="KernelH"/>).</summary>
+    public LstmNormalization LstmNormalization => (LstmNormalization)KernelH;
     /// <summary>Optional activation quantizer (null: full precision). On Linear and Conv2d it quantizes the node's input
     /// (the activations its weights multiply); on every other node, its output (docs/FORMAT.md §3).</summary>
     public ActivationQuantization? ActivationQuant { get; init; }

@@ -11,6 +11,9 @@ public enum DatasetKind
 
     /// <summary>CIFAR-100 binary version, 3×32×32, 100 fine classes.</summary>
     Cifar100,
+
+    /// <summary>A UTF-8 text file for character language models (<see cref="TextCorpus"/>); the embedded Moby Dick is the default.</summary>
+    Text,
 }
 
 /// <summary>
@@ -35,6 +38,7 @@ public static class DataSources
             DatasetKind.Mnist => MnistLayout.Find(directory).Load(FolderName(directory)),
             DatasetKind.Cifar10 => CifarReader.LoadCifar10(directory ?? throw NoDefault("CIFAR-10", CifarReader.Cifar10Folder)),
             DatasetKind.Cifar100 => CifarReader.LoadCifar100(directory ?? throw NoDefault("CIFAR-100", CifarReader.Cifar100Folder)),
+            DatasetKind.Text => throw new DatasetException("text corpora are not image datasets: a language model is trained with 'slimnet train --model char-lstm [--data FILE]' and sampled with 'slimnet generate'"),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
         return splits.WithTrainLimit(limit);

@@ -24,6 +24,7 @@ public static class ModelZoo
         ["vgg16-cifar"] = Vgg16Cifar,
         ["vgg-small"] = VggSmall,
         ["resnet20"] = ResNet20,
+        ["char-lstm"] = CharLstmDefault,
     };
 
     /// <summary>Names of all zoo models, in a fixed order.</summary>
@@ -139,6 +140,21 @@ public static class ModelZoo
         return new ZooModel("vgg-small", "VGG-Small (LQ-Nets): 6 conv + 1 fc", b.Build(), DatasetKind.Cifar10,
             new TrainingDefaults(Epochs: 200, BatchSize: 128, LearningRate: 0.1, Optimizer: "sgd", Schedule: "cosine", WeightDecay: 5e-4));
     }
+
+    /// <summary>Characters of the embedded corpus (Moby Dick): the vocabulary size of the nominal <c>char-lstm</c> graph.</summary>
+    public const int DefaultCorpusVocabulary = 83;
+
+    /// <summary>
+    /// Character-level LSTM language model (Hou et al.'s quantized LSTMs): one-hot characters → 1 or 2 LSTM layers with
+    /// separate W_ih/W_hh and optional batch/layer/weight normalization of both products → Linear decoder. The graph here
+    /// is the default shape (1 layer, hidden 256, no normalization, the embedded corpus's 83 characters); training builds
+    /// the graph from <c>--hidden</c>, <c>--layers</c>, <c>--norm</c> and the corpus (<see cref="CharLstmConfig"/>).
+    /// Defaults: 64 streams (batch size), Adam, lr 2e-3, cosine, 10 epochs.
+    /// </summary>
+    public static ZooModel CharLstmDefault() =>
+        new("char-lstm", "character LSTM language model (one-hot in, 1-2 LSTM layers with W_ih/W_hh normalization, linear decoder)",
+            new CharLstmConfig(DefaultCorpusVocabulary, 256, 1, LstmNormalization.None).Graph(), DatasetKind.Text,
+            new TrainingDefaults(Epochs: 10, BatchSize: 64, LearningRate: 2e-3, Optimizer: "adam", Schedule: "cosine"));
 
     /// <summary>
     /// ResNet-20 for CIFAR (He et al. 2016): conv 16, three stages of three basic blocks (16, 32, 64 channels),

@@ -1,0 +1,56 @@
+using System.Text;
+using System.Text.Json;
+
+namespace SlimNet.Cli.Tests;
+
+public class LanguageModelCliTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("slimnet-lm-");
+    public void Dispose() => _dir.Delete(true);
+
+    private string Write(string name, byte[] bytes)
+    {
+        var path = Path.Combine(_dir.FullName, name);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    private static void AssertOneLineError(CliRunner.Result r, string mustContain)
+    {
+        Assert.Equal(2, r.ExitCode);
+        Assert.Single(r.StderrLines);
+        Assert.StartsWith("error: ", r.StderrLines[0]);
+        Assert.Contains(mustContain, r.StderrLines[0]);
+    }
+
+    [Fact]
+    public void EmptyBinaryAndShortTextFilesAreOneLineErrors()
+    {
+        string[] Train(string data) => ["train", "--model", "char-lstm", "--data", data, "--out", Path.Combine(_dir.FullName, "x.ckpt")];
+        AssertOneLineError(CliRunner.Run(_dir.FullName, Train(Write("empty.txt", []))), "empty.txt: the file is empty");
+        AssertOneLineError(CliRunner.Run(_dir.FullName, Train(Write("zeros.bin", new byte[4096]))), "not a text file");
+        AssertOneLineError(CliRunner.Run(_dir.FullName, Train(Write("bad.txt", [.. Encoding.UTF8.GetBytes(new string('a', 4000)), 0xFF, 0xFE]))), "not a UTF-8 text file");
+        AssertOneLineError(CliRunner.Run(_dir.FullName, Train(Write("short.txt", Encoding.UTF8.GetBytes("call me Ishmael")))), "too short for one sequence of 100");
+        AssertOneLineError(CliRunner.Run(_dir.FullName, Train(_dir.FullName)), "is a folder");
+        AssertOneLineError(CliRunner.Run(_dir.FullName, [.. Train(Path.Combine(_dir.FullName, "missing.txt"))]), "no such file");
+        AssertOneLineError(CliRunner.Run(_dir.FullName, ["train", "--model", "char-lstm", "--norm", "group", "--out", Path.Combine(_dir.FullName, "x.ckpt")]), "--norm");
+        AssertOneLineError(CliRunner.Run(_dir.FullName, ["train", "--model", "lenet-5", "--hidden", "8"]), "--hidden applies to char-lstm only");
+        Assert.False(File.Exists(Path.Combine(_dir.FullName, "x.ckpt")));
+    }
+
+    [Fact]
+    public void TrainsOnAnyTextFileAndReportsBitsPerCharacter()
+    {
+        var text = string.Concat(Enumerable.Repeat("a stitch in time saves nine. ", 300));
+        var data = Write("proverb.txt", Encoding.UTF8.GetBytes(text));
+        var ckpt = Path.Combine(_dir.FullName, "lm.ckpt");
+        var r = CliRunner.Run(_dir.FullName, "train", "--model", "char-lstm", "--data", data, "--hidden", "16", "--norm", "layer", "--bptt", "20",
+            "--batch-size", "8", "--epochs", "2", "--lr", "0.01", "--out", ckpt, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        double bpc = doc.RootElement.GetProperty("test_bpc").GetDouble();
+        Assert.Equal(2, doc.RootElement.GetProperty("epochs").GetInt32());
+        Assert.InRange(bpc, 0.0, 0.5 * Math.Log2(12)); // well below a uniform guess over the 12 characters
+        Assert.Equal(2, File.ReadAllLines(ckpt + ".jsonl").Length);
+    }
+}

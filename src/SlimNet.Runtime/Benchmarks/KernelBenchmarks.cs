@@ -104,7 +104,11 @@ public static class KernelBenchmarks
             }
         var bias = new float[rows];
         var y = new float[batch * rows];
-        double bitOp = MeasureNanoseconds(() => BitOpKernels.Gemm(wPlanes, wBasis, aPlanes, aBasis, bias, y, batch, rows, cols, kw, ka), secondsPerKernel);
+        var packed = BitOpPackedWeights.FromCodes(wCodes, wBasis, rows, cols, kw);
+        var aPacked = new ulong[batch * ka * packed.Words];
+        var aCounts = new int[batch * ka];
+        BitOpPackedKernels.PackActivationCodes(aCodes, batch, cols, ka, aPacked, aCounts);
+        double bitOp = MeasureNanoseconds(() => BitOpPackedKernels.Gemm(packed, aPacked, aCounts, aBasis, bias, y, batch, ka), secondsPerKernel);
         double dense = MeasureNanoseconds(() => DenseKernels.Gemm(x, w, bias, y, batch, cols, rows), secondsPerKernel);
         return new BitOpTiming(rows, cols, batch, kw, ka, bitOp, dense);
     }

@@ -79,9 +79,22 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
                 case OpKind.Linear:
                 case OpKind.Conv2d:
                 {
+                    bool folds = folded.TryGetValue(i, out int bnIndex);
+                    var bitOp = BitOpStep(node, x, inShape, folds ? nodes[bnIndex] : null, outSize, out float* bitOpOut);
+                    if (bitOp != null)
+                    {
+                        steps.Add(bitOp);
+                        buffers[i] = bitOpOut;
+                        layerSteps[i] = bitOp;
+                        if (folds)
+                        {
+                            buffers[bnIndex] = buffers[i];
+                            layerSteps[bnIndex] = bitOp;
+                        }
+                        break;
+                    }
                     var weights = LayerWeights.From(node.Name, Tensor(node.WeightName)!, a.HasBias ? Tensor(node.BiasName) : null);
                     string fold = "";
-                    bool folds = folded.TryGetValue(i, out int bnIndex);
                     if (folds)
                     {
                         var bn = nodes[bnIndex];
@@ -218,6 +231,44 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
             var g = ConvKernels.Geometry.Create(maxBatch, inShape[0], inShape[1], inShape[2], a.OutFeatures, a.KernelH, a.KernelW, a.Stride, a.Padding);
             return new ConvStep<TW>(pinned, values, g, x, y, scratch, level) { Description = description };
         }
+    }
+
+    /// <summary>
+    /// The bit-op step of an LQ-Nets layer, or null when the layer is not one: dense ±1 bit-plane weights
+    /// (<see cref="BitPlaneMode.PlusMinusOne"/>) and a {0,1} basis quantizer on its input. A BatchNorm folds into the
+    /// per-row weight basis (exact: the bits stay as they are).
+    /// </summary>
+    private LayerStep? BitOpStep(GraphNode node, float* x, int[] inShape, GraphNode? bn, int outSize, out float* output)
+    {
+        output = null;
+        var a = node.Attributes;
+        var t = Tensor(node.WeightName)!;
+        if (t.Encoding != ValueEncoding.BitPlanes || t.Sparsity != SparseLayout.Dense || t.PlaneMode != BitPlaneMode.PlusMinusOne
+            || a.ActivationQuant is not { Kind: ActivationQuantKind.Basis, Signed: false } spec)
+            return null;
+        var quantizer = Quantizer(node, spec);
+        var packed = BitOpPackedWeights.FromCodes(t.PlaneCodes(), t.Basis!, t.Rows, t.Columns, t.PlaneCount);
+        float[]? bias = a.HasBias ? Tensor(node.BiasName)!.ToDense() : null;
+        string fold = "";
+        if (bn != null)
+        {
+            var (scale, shift) = BatchNormScaleShift(bn);
+            packed.ScaleRows(scale);
+            bias ??= new float[t.Rows];
+            for (int r = 0; r < t.Rows; r++) bias[r] = bias[r] * scale[r] + shift[r];
+            fold = $", BatchNorm '{bn.Name}' folded into the weight basis";
+        }
+        output = Allocate(outSize).Pointer;
+        string kernel = $"bit-op kernel (AND + carry-save popcount{(level == SimdLevel.Vector512 ? ", 8 rows per 512-bit vector" : "")}), " +
+                        $"weights W{t.PlaneCount} bit planes, input quantized to the {quantizer.Describe()} and packed";
+        _keepAlive.Add(packed);
+        if (node.Op == OpKind.Linear)
+            return new BitOpLinearStep(packed, bias, quantizer, x, output, maxBatch, level)
+                { Description = $"{node.Name}: Linear {a.InFeatures}→{a.OutFeatures}, {kernel}{fold}" };
+        var g = ConvKernels.Geometry.Create(maxBatch, inShape[0], inShape[1], inShape[2], a.OutFeatures, a.KernelH, a.KernelW, a.Stride, a.Padding);
+        return new BitOpConvStep(packed, bias, quantizer, g, x, output, level)
+            { Description = $"{node.Name}: Conv2d {a.InFeatures}→{a.OutFeatures} k{a.KernelH}x{a.KernelW} s{a.Stride} p{a.Padding} on {inShape[1]}x{inShape[2]}, " +
+                            $"{kernel} (im2col per pixel){fold}" };
     }
 
     /// <summary>Largest scratch any step needs: im2col for convolutions, the transposes of batched CSR layers.</summary>

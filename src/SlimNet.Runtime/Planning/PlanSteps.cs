@@ -126,6 +126,86 @@ internal sealed unsafe class ConvStep<TW>(PinnedWeights weights, TW values, Conv
     }
 }
 
+/// <summary>
+/// An LQ-Nets Linear layer on the bit-op kernel: quantizes the input with the layer's basis quantizer straight into
+/// bit planes, then runs <see cref="BitOpPackedKernels"/>.
+/// </summary>
+internal sealed unsafe class BitOpLinearStep : LayerStep
+{
+    private readonly BitOpPackedWeights _w;
+    private readonly ActivationQuantizer _q;
+    private readonly float* _x;
+    private readonly PinnedBuffer<ulong> _planes;
+    private readonly PinnedBuffer<int> _counts;
+    private readonly PinnedBuffer<float> _basis;
+    private readonly PinnedBuffer<float>? _bias;
+    private readonly SimdLevel _level;
+
+    public BitOpLinearStep(BitOpPackedWeights w, float[]? bias, ActivationQuantizer q, float* x, float* y, int maxBatch, SimdLevel level)
+        : base(y, w.Rows)
+    {
+        _w = w;
+        _q = q;
+        _x = x;
+        _level = level;
+        _planes = new PinnedBuffer<ulong>(maxBatch * q.Spec.Bits * w.Words);
+        _counts = new PinnedBuffer<int>(maxBatch * q.Spec.Bits);
+        _basis = new PinnedBuffer<float>(q.Spec.Parameters.ToArray());
+        if (bias != null) _bias = new PinnedBuffer<float>(bias);
+    }
+
+    public override void Run(int batch)
+    {
+        BitOpPackedKernels.QuantizeAndPack(_x, batch, _w.Cols, _q, _planes.Pointer, _counts.Pointer);
+        BitOpPackedKernels.Run(_w, _planes.Pointer, _counts.Pointer, _basis.Pointer, _q.Spec.Bits, _bias == null ? null : _bias.Pointer, Output,
+            batch, _w.Rows, 1, _level);
+        Finish(batch);
+    }
+}
+
+/// <summary>An LQ-Nets convolution on the bit-op kernel: per image, quantize + unfold into per-pixel bit planes, then the
+/// pixels are the examples of <see cref="BitOpPackedKernels"/> (outputs written in NCHW order).</summary>
+internal sealed unsafe class BitOpConvStep : LayerStep
+{
+    private readonly BitOpPackedWeights _w;
+    private readonly ActivationQuantizer _q;
+    private readonly ConvKernels.Geometry _g;
+    private readonly float* _x;
+    private readonly PinnedBuffer<ulong> _planes;
+    private readonly PinnedBuffer<int> _counts;
+    private readonly PinnedBuffer<byte> _codes;
+    private readonly PinnedBuffer<float> _basis;
+    private readonly PinnedBuffer<float>? _bias;
+    private readonly SimdLevel _level;
+
+    public BitOpConvStep(BitOpPackedWeights w, float[]? bias, ActivationQuantizer q, ConvKernels.Geometry g, float* x, float* y, SimdLevel level)
+        : base(y, g.O * g.Pixels)
+    {
+        _w = w;
+        _q = q;
+        _g = g;
+        _x = x;
+        _level = level;
+        _planes = new PinnedBuffer<ulong>(g.Pixels * q.Spec.Bits * w.Words);
+        _counts = new PinnedBuffer<int>(g.Pixels * q.Spec.Bits);
+        _codes = new PinnedBuffer<byte>(g.C * g.H * g.W);
+        _basis = new PinnedBuffer<float>(q.Spec.Parameters.ToArray());
+        if (bias != null) _bias = new PinnedBuffer<float>(bias);
+    }
+
+    public override void Run(int batch)
+    {
+        int p = _g.Pixels;
+        for (int img = 0; img < batch; img++)
+        {
+            BitOpPackedKernels.QuantizeIm2ColAndPack(_x + (nint)img * _g.C * _g.H * _g.W, _g, _q, _codes.Pointer, _planes.Pointer, _counts.Pointer);
+            BitOpPackedKernels.Run(_w, _planes.Pointer, _counts.Pointer, _basis.Pointer, _q.Spec.Bits, _bias == null ? null : _bias.Pointer,
+                Output + (nint)img * _g.O * p, p, 1, p, _level);
+        }
+        Finish(batch);
+    }
+}
+
 /// <summary>y = max(x, 0); in place when the plan lets this step reuse its input buffer.</summary>
 internal sealed unsafe class ReluStep(float* x, float* y, int size) : PlanStep
 {

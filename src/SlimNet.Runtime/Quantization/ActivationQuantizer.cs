@@ -35,6 +35,9 @@ internal sealed class ActivationQuantizer
     /// <summary>Basis quantizer: the K-bit code (bit j = plane j) of each sorted level; null for uniform.</summary>
     public ushort[]? LevelCodes { get; }
 
+    /// <summary>Basis quantizer: the midpoints between consecutive sorted levels (float32); null for uniform.</summary>
+    public float[]? Thresholds => _thresholds;
+
     /// <summary>True for an LQ-Nets basis with {0, 1} codes (what the bit-op kernel multiplies).</summary>
     public bool IsZeroOneBasis => Spec.Kind == ActivationQuantKind.Basis && !Spec.Signed;
 

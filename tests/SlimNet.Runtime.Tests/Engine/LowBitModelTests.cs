@@ -108,9 +108,48 @@ public class LowBitModelTests
     [Fact]
     public void InputQuantizer_IsListedInThePlan_AndBatchNormStillFolds()
     {
-        var session = InferenceSession.Load(LqMlp(1), 2);
+        var session = InferenceSession.Load(LqMlp(1, WeightStorage.DenseTernaryCodebook), 2);
         Assert.Contains(session.Plan, l => l.StartsWith("fc2: input quantized to the 2-bit LQ basis", StringComparison.Ordinal));
         Assert.Contains(session.Plan, l => l.StartsWith("fc2: Linear", StringComparison.Ordinal) && l.Contains("'bn2' folded"));
+        Assert.Contains(session.Plan, l => l.StartsWith("fc4: input quantized to the 3-bit LQ basis", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void LqLayers_RunOnTheBitOpKernel()
+    {
+        var mlp = InferenceSession.Load(LqMlp(1), 2).Plan;
+        Assert.Contains(mlp, l => l.StartsWith("fc2: Linear", StringComparison.Ordinal) && l.Contains("bit-op kernel") && l.Contains("W2 bit planes")
+                                  && l.Contains("'bn2' folded into the weight basis") && l.Contains("ReLU 'relu2' fused"));
+        Assert.Contains(mlp, l => l.StartsWith("fc3: Linear", StringComparison.Ordinal) && l.Contains("bit-op kernel") && l.Contains("W1 bit planes"));
+        Assert.DoesNotContain(mlp, l => l.StartsWith("fc2: input", StringComparison.Ordinal) || l.StartsWith("fc3: input", StringComparison.Ordinal));
+        var cnn = InferenceSession.Load(LqCnn(1), 2).Plan;
+        Assert.Contains(cnn, l => l.StartsWith("conv2: Conv2d", StringComparison.Ordinal) && l.Contains("bit-op kernel") && l.Contains("im2col"));
+        Assert.Contains(cnn, l => l.StartsWith("conv3: Conv2d", StringComparison.Ordinal) && l.Contains("bit-op kernel"));
+        // CSR bit planes have no bit-op form: decoded to float32, input quantized by its own step.
+        var csr = InferenceSession.Load(LqMlp(1, WeightStorage.CsrBitPlanes2), 2).Plan;
+        Assert.Contains(csr, l => l.StartsWith("fc2: input quantized", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Run_AllocatesNothing_OnLowBitModels()
+    {
+        foreach (var model in new[] { LqMlp(2), LqCnn(2), LqMlp(2, WeightStorage.DenseTernaryCodebook) })
+        {
+            var session = InferenceSession.Load(model, 8);
+            var input = TestData.Uniform(1, 8 * session.InputSize);
+            var output = new float[8 * session.OutputSize];
+            for (int i = 0; i < 3; i++)
+            {
+                session.Run(input, 1, output);
+                session.Run(input, 8, output);
+                session.Run(input, 5, output);
+            }
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            session.Run(input, 1, output);
+            session.Run(input, 8, output);
+            session.Run(input, 5, output);
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
     }
 
     [Fact]

@@ -27,9 +27,12 @@ public sealed class CliOutput
         Console.OutputEncoding = System.Text.Encoding.UTF8;
         Human = AnsiConsole.Create(new AnsiConsoleSettings
         {
-            Out = new AnsiConsoleOutput(json ? Console.Error : Console.Out),
+            Out = new AnsiConsoleOutput(Silent ? TextWriter.Null : json ? Console.Error : Console.Out),
         });
     }
+
+    /// <summary>Set on MPI ranks other than 0: results, notes and progress are dropped (errors still reach stderr).</summary>
+    public static bool Silent { get; set; }
 
     /// <summary>Whether results are written as JSON.</summary>
     public bool Json { get; }
@@ -38,12 +41,13 @@ public sealed class CliOutput
     public IAnsiConsole Human { get; }
 
     /// <summary>True when a live progress bar can be drawn (an interactive terminal, not JSON, not CI).</summary>
-    public bool Interactive => !Json && !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("CI") is null
+    public bool Interactive => !Silent && !Json && !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("CI") is null
         && Human.Profile.Capabilities.Interactive;
 
     /// <summary>Writes <paramref name="result"/> as JSON (JSON mode) or calls <paramref name="human"/>.</summary>
     public void Result(object result, Action<IAnsiConsole> human)
     {
+        if (Silent) return;
         if (Json) Console.Out.WriteLine(ToJson(result));
         else human(Human);
     }

@@ -21,6 +21,7 @@ public static class SlimNetCommandLine
         root.Add(FuzzCommand.Create());
         root.Add(SensitivityCommand.Create());
         root.Add(ReportCommand.Create());
+        root.Add(MpiCheckCommand.Create());
         return root;
     }
 

@@ -33,7 +33,9 @@ public static class CompressCommand
         {
             recipe, checkpoint, model, baselineEpochs, data, limit, seed, outPath, json,
         };
-        cmd.SetAction(parse => ExitCodes.Guard(() =>
+        var distributed = new DistributedJob();
+        distributed.AddTo(cmd);
+        cmd.SetAction(parse => distributed.Run(parse, parse.GetValue(seed), parallel => ExitCodes.Guard(() =>
         {
             var output = new CliOutput(parse.GetValue(json));
             string target = parse.GetValue(outPath)!;
@@ -76,13 +78,13 @@ public static class CompressCommand
                 };
                 string baselinePath = target + ".baseline.ckpt";
                 output.Info($"training the {zoo.Name} baseline ({options.Epochs} epochs); checkpoint {baselinePath}");
-                var trained = display.Run(() => new ModelTrainer(zoo, options, splits, progress: display).Run(baselinePath));
+                var trained = display.Run(() => new ModelTrainer(zoo, options, splits, progress: display, parallel: parallel).Run(baselinePath));
                 module = trained.Module;
                 baselineAccuracy = trained.TestAccuracy;
             }
             output.Info($"baseline test accuracy {baselineAccuracy:P2}; running recipe {plan.Name ?? Path.GetFileName(recipePath)} ({plan.Stages.Count} stages)");
 
-            using var pipeline = new CompressionPipeline(zoo, plan, splits, s, display);
+            using var pipeline = new CompressionPipeline(zoo, plan, splits, s, display) { Parallel = parallel };
             pipeline.StageStarted += (i, method, epochs) => output.Info($"stage {i + 1}/{plan.Stages.Count}: {method}, {epochs} fine-tuning epochs");
             var stages = display.Run(() => pipeline.Run(module));
             double accuracy = Evaluator.Evaluate(module, splits.Test, splits.Normalization).Accuracy;
@@ -95,7 +97,8 @@ public static class CompressCommand
             metadata[SlimMetadataKeys.SourceTestAccuracy] = baselineAccuracy.ToString("R", CultureInfo.InvariantCulture);
             metadata["test_accuracy"] = accuracy.ToString("R", CultureInfo.InvariantCulture);
             var slim = SlimExporter.Export(zoo.Graph, values, new SlimExportOptions { Encoded = encoded, Metadata = metadata });
-            var report = SlimWriter.Write(slim, target);
+            // Data-parallel: every rank holds the same model; only rank 0 writes the file (the others measure its size in memory).
+            var report = parallel is { IsRoot: false } ? SlimSizeReport.FromBytes(SlimWriter.ToBytes(slim)) : SlimWriter.Write(slim, target);
             long dense = 4 * GraphShapes.TrainableParameterCount(zoo.Graph);
             double ratio = (double)dense / report.FileBytes;
             long paramBytes = report.ParameterBytes;
@@ -113,6 +116,7 @@ public static class CompressCommand
                 compression_ratio = ratio,
                 parameter_bytes = paramBytes,
                 parameter_ratio = (double)dense / paramBytes,
+                distributed = TrainCommand.DistributedSummary(parallel),
                 stages = stages.Select(r => new { index = r.Index, method = r.Method, epochs = r.Epochs, test_accuracy = r.TestAccuracy, sparsity = r.Sparsity }),
                 layers = report.Tensors.Select(t => new
                 {
@@ -130,7 +134,7 @@ public static class CompressCommand
                                    $"{Markup.Escape(target)}: {report.FileBytes:N0} bytes, [green]{ratio:F1}x[/] smaller than dense fp32 ({dense:N0} bytes)");
             });
             return ExitCodes.Ok;
-        }));
+        })));
         return cmd;
     }
 }

@@ -31,7 +31,9 @@ public static class TrainCommand
             model, data, epochs, batch, lr, optimizer, schedule, weightDecay, limit, seed, outPath, resume, stopAfter, json,
         };
         lm.AddTo(cmd);
-        cmd.SetAction(parse => ExitCodes.Guard(() =>
+        var distributed = new DistributedJob();
+        distributed.AddTo(cmd);
+        cmd.SetAction(parse => distributed.Run(parse, parse.GetValue(seed), parallel => ExitCodes.Guard(() =>
         {
             var output = new CliOutput(parse.GetValue(json));
             var zoo = ResolveModel(parse.GetValue(model)!);
@@ -53,6 +55,8 @@ public static class TrainCommand
             if (options.Epochs < 1) throw new UserInputException($"--epochs must be at least 1, got {options.Epochs}");
             var stop = parse.GetValue(stopAfter);
             if (stop is < 1) throw new UserInputException($"--stop-after-epoch must be at least 1, got {stop}");
+            if (zoo.Dataset == Training.Data.DatasetKind.Text && parallel is not null)
+                throw new UserInputException($"--distributed trains the image models; '{zoo.Name}' (a language model) trains on one process");
             if (zoo.Dataset == Training.Data.DatasetKind.Text)
                 return LanguageModelTraining.Run(parse, lm, output, options, parse.GetValue(data), parse.GetValue(outPath), parse.GetValue(resume), stop);
             lm.RejectFor(parse, zoo.Name);
@@ -64,7 +68,9 @@ public static class TrainCommand
             output.Info($"training {zoo.Name} on {splits.Name}: {splits.Train.Count} train / {splits.Test.Count} test examples, " +
                         $"{options.Epochs} epochs, {options.Optimizer} lr {options.LearningRate} ({options.Schedule}), batch {options.BatchSize}, seed {options.Seed}");
             var display = new TrainingProgressDisplay(output);
-            var trainer = new ModelTrainer(zoo, options, splits, progress: display);
+            if (parallel is not null)
+                output.Info($"data-parallel over {parallel.Communicator.Size} MPI ranks, gradients as {parallel.Codec.Name}");
+            var trainer = new ModelTrainer(zoo, options, splits, progress: display, parallel: parallel);
             var result = display.Run(() => trainer.Run(outFile, resumeFrom, outFile + ".jsonl", stop));
             int epochsDone = result.Checkpoint.Header["epochs_done"]?.GetValue<int>() ?? 0;
             output.Result(new
@@ -77,10 +83,43 @@ public static class TrainCommand
                 checkpoint = outFile,
                 log = outFile + ".jsonl",
                 seconds_per_epoch = result.Epochs.Count > 0 ? result.Epochs.Average(e => e.Seconds) : 0,
-            }, console => console.MarkupLine($"[green]done[/]: {zoo.Name} test accuracy {result.TestAccuracy:P2} after {epochsDone} epochs; checkpoint {Spectre.Console.Markup.Escape(outFile)}"));
+                distributed = DistributedSummary(parallel),
+            }, console =>
+            {
+                console.MarkupLine($"[green]done[/]: {zoo.Name} test accuracy {result.TestAccuracy:P2} after {epochsDone} epochs; checkpoint {Spectre.Console.Markup.Escape(outFile)}");
+                if (parallel is not null) console.MarkupLine(Spectre.Console.Markup.Escape(DistributedLine(parallel)));
+            });
             return ExitCodes.Ok;
-        }));
+        })));
         return cmd;
+    }
+
+    /// <summary>The JSON figures of a data-parallel run (rank 0's view), or null when not distributed.</summary>
+    public static object? DistributedSummary(Training.Distributed.DataParallel? parallel)
+    {
+        if (parallel is null) return null;
+        var s = parallel.Stats;
+        return new
+        {
+            ranks = parallel.Communicator.Size,
+            grad_codec = parallel.Codec.Name,
+            steps = s.Steps,
+            gradient_bytes_per_step = s.GradientBytesPerStep,
+            fp32_gradient_bytes_per_step = 4.0 * parallel.GradientValues,
+            gradient_ring_model_bytes_per_step = s.Steps == 0 ? 0 : s.GradientRingModelBytes / s.Steps,
+            total_bytes_sent = s.TotalBytes,
+            compute_seconds = s.ComputeSeconds,
+            codec_seconds = s.CodecSeconds,
+            communication_seconds = s.CommunicationSeconds,
+        };
+    }
+
+    /// <summary>One human line with the figures of a data-parallel run.</summary>
+    public static string DistributedLine(Training.Distributed.DataParallel parallel)
+    {
+        var s = parallel.Stats;
+        return $"{parallel.Communicator.Size} ranks, gradients {parallel.Codec.Name}: {s.GradientBytesPerStep:N0} bytes sent per rank per step " +
+               $"(fp32 {4.0 * parallel.GradientValues:N0}); compute {s.ComputeSeconds:F1}s, codec {s.CodecSeconds:F1}s, communication {s.CommunicationSeconds:F1}s (rank 0)";
     }
 
     /// <summary>The zoo model of that name, or a user error listing the names.</summary>

@@ -36,6 +36,9 @@ public sealed class CompressionPipeline : IDisposable
         _progress = progress ?? SilentProgress.Instance;
     }
 
+    /// <summary>When set, every fine-tuning run is one rank of a data-parallel job (see <see cref="Distributed.DataParallel"/>).</summary>
+    public Distributed.DataParallel? Parallel { get; init; }
+
     /// <summary>The compression sessions, in stage order (pruners, weight sharing, loss-aware quantizers, …).</summary>
     public IReadOnlyList<ITrainingHooks> Sessions => _sessions;
 
@@ -68,7 +71,7 @@ public sealed class CompressionPipeline : IDisposable
             _sessions.Add(CompressionStageFactory.CreateSession(stage, parameters, stepsPerEpoch));
             string method = stage.Method == CompressionMethod.LossAware ? "loss-aware" : stage.Method.ToString().ToLowerInvariant();
             StageStarted?.Invoke(i, method, options.Epochs);
-            var result = new ModelTrainer(_model, options, _data, _sessions, _progress).Run(module: module);
+            var result = new ModelTrainer(_model, options, _data, _sessions, _progress, Parallel).Run(module: module);
             double accuracy = result.Epochs.Count > 0 ? result.TestAccuracy : Evaluator.Evaluate(module, _data.Test, _data.Normalization).Accuracy;
             reports.Add(new StageReport(i + 1, method, options.Epochs, accuracy, CurrentSparsity()));
         }

@@ -5,6 +5,7 @@ using SlimNet.Compression.Hooks;
 using SlimNet.Compression.Optim;
 using SlimNet.Training.Checkpoints;
 using SlimNet.Training.Data;
+using SlimNet.Training.Distributed;
 using SlimNet.Training.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -30,9 +31,13 @@ public sealed class ModelTrainer
     private readonly DataSplits _data;
     private readonly IReadOnlyList<ITrainingHooks> _hooks;
     private readonly ITrainingProgress _progress;
+    private readonly DataParallel? _parallel;
 
-    /// <summary>Prepares a run; nothing happens until <see cref="Run"/>.</summary>
-    public ModelTrainer(ZooModel model, TrainerOptions options, DataSplits data, IReadOnlyList<ITrainingHooks>? hooks = null, ITrainingProgress? progress = null)
+    /// <summary>Prepares a run; nothing happens until <see cref="Run"/>. With <paramref name="parallel"/>, this process is one
+    /// rank of a data-parallel run (every rank calls <see cref="Run"/> with the same arguments); only rank 0 reports
+    /// progress and writes checkpoints and logs.</summary>
+    public ModelTrainer(ZooModel model, TrainerOptions options, DataSplits data, IReadOnlyList<ITrainingHooks>? hooks = null, ITrainingProgress? progress = null,
+        DataParallel? parallel = null)
     {
         if (options.Validate() is { } problem) throw new ArgumentException(problem, nameof(options));
         var shape = model.Graph.InputShape;
@@ -42,7 +47,8 @@ public sealed class ModelTrainer
         _options = options;
         _data = data.WithTrainLimit(options.Limit);
         _hooks = hooks ?? Array.Empty<ITrainingHooks>();
-        _progress = progress ?? SilentProgress.Instance;
+        _parallel = parallel;
+        _progress = parallel is { IsRoot: false } ? SilentProgress.Instance : progress ?? SilentProgress.Instance;
     }
 
     /// <summary>Sets TorchSharp's thread count once per process (all cores unless SLIMNET_THREADS says otherwise).</summary>
@@ -75,6 +81,11 @@ public sealed class ModelTrainer
         GraphModule? module = null)
     {
         ConfigureThreads();
+        if (_parallel is { IsRoot: false })
+        {
+            checkpointPath = null;
+            logPath = null;
+        }
         module ??= CreateModule(_model, _options.Seed);
         using var optimizer = CreateOptimizer(module);
         int startEpoch = 0;
@@ -92,6 +103,7 @@ public sealed class ModelTrainer
             }).ToList(), steps);
         }
 
+        _parallel?.Start(module);
         var loader = new DataLoader(_data.Train, _options.BatchSize, shuffle: true, seed: _options.Seed, _data.Normalization,
             _options.Augment ? CifarAugmentation.Standard : null);
         var context = new TrainingContext(module, optimizer, _options.Epochs, loader.BatchesPerEpoch) { Step = optimizer.StepCount };
@@ -115,26 +127,47 @@ public sealed class ModelTrainer
                 using var scope = torch.NewDisposeScope();
                 using (batch)
                 {
+                    _parallel?.StepStarted();
+                    // Data-parallel: this rank trains on its shard; a rank whose shard is empty (a last batch smaller
+                    // than the number of ranks) runs one example with weight 0 so that its gradients exist.
+                    var (x, y, count) = (batch.X, batch.Y, batch.Count);
+                    if (_parallel is not null)
+                    {
+                        var (start, n) = _parallel.Shard(batch.Count);
+                        count = n;
+                        x = batch.X.narrow(0, Math.Min(start, batch.Count - 1), Math.Max(n, 1));
+                        y = batch.Y.narrow(0, Math.Min(start, batch.Count - 1), Math.Max(n, 1));
+                    }
                     foreach (var h in _hooks) h.BeforeForward(context);
-                    var logits = module.forward(batch.X);
-                    var loss = nn.functional.cross_entropy(logits, batch.Y);
+                    var logits = module.forward(x);
+                    var loss = nn.functional.cross_entropy(logits, y);
                     double lossValue = loss.item<float>();
                     if (!double.IsFinite(lossValue))
                         throw new TrainingDivergedException($"training diverged: loss is {lossValue} at epoch {epoch + 1}, step {context.Step + 1} (try a smaller learning rate)");
                     optimizer.ZeroGrad();
                     loss.backward();
+                    _parallel?.AverageGradients(batch.Count, context.Step);
                     context.Loss = lossValue;
                     foreach (var h in _hooks) h.AfterBackward(context);
                     optimizer.Step();
                     context.Step++;
                     foreach (var h in _hooks) h.AfterOptimizerStep(context);
-                    lossSum += lossValue * batch.Count;
-                    correct += logits.argmax(1).eq(batch.Y).sum().item<long>();
-                    seen += batch.Count;
-                    _progress.BatchDone(epoch, batch.Index, lossSum / seen, (double)correct / seen, seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
+                    _parallel?.StepDone(context.Step);
+                    if (count > 0)
+                    {
+                        lossSum += lossValue * count;
+                        correct += logits.argmax(1).eq(y).sum().item<long>();
+                        seen += count;
+                    }
+                    _progress.BatchDone(epoch, batch.Index, lossSum / Math.Max(seen, 1), (double)correct / Math.Max(seen, 1), seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
                 }
             }
             double trainSeconds = clock.Elapsed.TotalSeconds;
+            if (_parallel is not null)
+            {
+                (lossSum, correct, seen) = _parallel.SumEpochFigures(lossSum, correct, seen);
+                _parallel.AverageBuffers(module);
+            }
             context.EpochLoss = lossSum / Math.Max(seen, 1);
             foreach (var h in _hooks) h.OnEpochEnd(context);
             var (testAcc, testLoss) = Evaluator.Evaluate(module, _data.Test, _data.Normalization);

@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace SlimNet.Cli.Tests;
+
+/// <summary>
+/// Data-parallel training over Open MPI, run as users run it: <c>mpirun -np N dotnet slimnet.dll …</c>. These tests
+/// need mpirun (scripts/setup.sh installs openmpi-bin); without it they fail, they do not skip.
+/// </summary>
+public class DistributedCliTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("slimnet-mpi-");
+    public void Dispose() => _dir.Delete(true);
+
+    private static string Mpirun()
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var path = Path.Combine(dir, "mpirun");
+            if (File.Exists(path)) return path;
+        }
+        Assert.Fail("mpirun not found on PATH: data-parallel training needs Open MPI; run scripts/setup.sh (it installs openmpi-bin and libopenmpi-dev)");
+        return "";
+    }
+
+    private Process Start(int ranks, params string[] args)
+    {
+        var psi = new ProcessStartInfo(Mpirun()) { WorkingDirectory = _dir.FullName, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", ranks.ToString(), "dotnet", Path.Combine(AppContext.BaseDirectory, "slimnet.dll") })
+            psi.ArgumentList.Add(a);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["SLIMNET_THREADS"] = "1";
+        psi.Environment.Remove("SLIMNET_DEBUG");
+        return Process.Start(psi)!;
+    }
+
+    private CliRunner.Result Run(int ranks, params string[] args)
+    {
+        using var p = Start(ranks, args);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"mpirun -np {ranks} slimnet {string.Join(' ', args)} did not finish in 3 minutes");
+        }
+        return new CliRunner.Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Fact]
+    public void MpiCheckPassesOnThreeRanks()
+    {
+        var r = Run(3, "mpi-check", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(3, doc.RootElement.GetProperty("ranks").GetInt32());
+        Assert.Equal(0, doc.RootElement.GetProperty("failures").GetInt32());
+        Assert.Contains("MPI_Bcast failed", doc.RootElement.GetProperty("mpi_error_example").GetString());
+    }
+
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("q2-clip-ef")]
+    public void TwoRanksHoldIdenticalWeightsAfterEveryStep(string codec)
+    {
+        // 321 examples in batches of 64: five full steps and a last batch of one example, so rank 1's last shard is empty.
+        var ckpt = Path.Combine(_dir.FullName, "m.ckpt");
+        var r = Run(2, "train", "--model", "lenet-300-100", "--epochs", "1", "--limit", "321", "--batch-size", "64", "--distributed",
+            "--grad-codec", codec, "--weight-checksums", "sums", "--out", ckpt, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout); // one JSON document: only rank 0 writes results
+        var d = doc.RootElement.GetProperty("distributed");
+        Assert.Equal(2, d.GetProperty("ranks").GetInt32());
+        Assert.Equal(6, d.GetProperty("steps").GetInt64());
+        double bytes = d.GetProperty("gradient_bytes_per_step").GetDouble(), fp32 = d.GetProperty("fp32_gradient_bytes_per_step").GetDouble();
+        Assert.Equal(4.0 * 266_610, fp32);
+        if (codec == "fp32") Assert.Equal(fp32, bytes);
+        else Assert.True(fp32 / bytes >= 12, $"2-bit gradients send {bytes} bytes per step vs {fp32}");
+        Assert.True(File.Exists(ckpt));
+        Assert.Single(File.ReadAllLines(ckpt + ".jsonl"));
+
+        var rank0 = File.ReadAllLines(Path.Combine(_dir.FullName, "sums", "rank-0.txt"));
+        var rank1 = File.ReadAllLines(Path.Combine(_dir.FullName, "sums", "rank-1.txt"));
+        Assert.Equal(Enumerable.Range(1, 6).Select(s => s.ToString()), rank0.Select(l => l.Split(' ')[0]));
+        Assert.Equal(rank0, rank1);
+        Assert.Equal(6, rank0.Select(l => l.Split(' ')[1]).Distinct().Count()); // the weights really change every step
+    }
+
+    [Fact]
+    public void ARankKilledMidRunEndsTheWholeJobWithAClearError()
+    {
+        using var p = Start(2, "train", "--model", "lenet-300-100", "--epochs", "200", "--limit", "640", "--batch-size", "64", "--distributed",
+            "--weight-checksums", "sums", "--out", Path.Combine(_dir.FullName, "m.ckpt"));
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        try
+        {
+            KillRankOneAndWatch(p, stderr);
+        }
+        finally
+        {
+            if (!p.HasExited) p.Kill(entireProcessTree: true);
+        }
+        _ = stdout.Result;
+    }
+
+    private void KillRankOneAndWatch(Process p, Task<string> stderr)
+    {
+        var sums = Path.Combine(_dir.FullName, "sums", "rank-1.txt");
+        var wait = Stopwatch.StartNew();
+        while (!(File.Exists(sums) && File.ReadAllLines(sums).Length >= 3))
+        {
+            if (p.HasExited) Assert.Fail($"the job ended before the rank could be killed: {stderr.Result}");
+            Assert.True(wait.Elapsed < TimeSpan.FromMinutes(2), "training did not start within 2 minutes");
+            Thread.Sleep(100);
+        }
+        // mpirun starts the ranks as its children; OMPI_COMM_WORLD_RANK in a child's environment names its rank.
+        int victim = Directory.GetDirectories("/proc").Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : -1)
+            .Where(pid => pid > 0 && ParentOf(pid) == p.Id && RankOf(pid) == "1").Single();
+        Process.GetProcessById(victim).Kill();
+        var killed = Stopwatch.StartNew();
+        bool ended = p.WaitForExit(TimeSpan.FromSeconds(60));
+        Assert.True(ended, "the job was still running 60 s after rank 1 died");
+        Assert.NotEqual(0, p.ExitCode);
+        Assert.Contains("rank 1", stderr.Result);
+        Assert.True(killed.Elapsed < TimeSpan.FromSeconds(30), $"the job took {killed.Elapsed.TotalSeconds:F0} s to end");
+    }
+
+    private static int ParentOf(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return int.Parse(fields[1]);
+        }
+        catch (IOException) { return -1; }
+        catch (UnauthorizedAccessException) { return -1; }
+    }
+
+    private static string? RankOf(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/environ").Split('\0')
+                .FirstOrDefault(e => e.StartsWith("OMPI_COMM_WORLD_RANK=", StringComparison.Ordinal))?.Split('=')[1];
+        }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
+
+    [Fact]
+    public void CodecOptionsAreCheckedBeforeAnyWork()
+    {
+        var r = CliRunner.Run(_dir.FullName, "train", "--model", "lenet-300-100", "--grad-codec", "q2");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("error: --grad-codec needs --distributed", r.StderrLines.Single());
+        r = CliRunner.Run(_dir.FullName, "train", "--model", "lenet-300-100", "--distributed", "--grad-codec", "q1");
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("error: --grad-codec: gradient codec must be fp32 or qM", r.StderrLines.Single());
+    }
+}

@@ -93,15 +93,6 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
                         }
                         break;
                     }
-                    var weights = LayerWeights.From(node.Name, Tensor(node.WeightName)!, a.HasBias ? Tensor(node.BiasName) : null);
-                    string fold = "";
-                    if (folds)
-                    {
-                        var bn = nodes[bnIndex];
-                        var (scale, shift) = BatchNormScaleShift(bn);
-                        weights.FoldBatchNorm(scale, shift);
-                        fold = $", BatchNorm '{bn.Name}' folded in";
-                    }
                     string inputQuant = "";
                     if (a.ActivationQuant is { } inQuant)
                     {
@@ -114,10 +105,32 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
                         x = xq;
                         inputQuant = $", input {quantizer.Spec.Bits}-bit {quantizer.Spec.Kind}";
                     }
-                    buffers[i] = Own();
                     string what = node.Op == OpKind.Linear
                         ? $"{node.Name}: Linear {a.InFeatures}→{a.OutFeatures}"
                         : $"{node.Name}: Conv2d {a.InFeatures}→{a.OutFeatures} k{a.KernelH}x{a.KernelW} s{a.Stride} p{a.Padding} on {inShape[1]}x{inShape[2]}";
+                    var signMask = SignMaskStep(node, x, inShape, folds ? nodes[bnIndex] : null, outSize, what, inputQuant, out float* signMaskOut);
+                    if (signMask != null)
+                    {
+                        steps.Add(signMask);
+                        buffers[i] = signMaskOut;
+                        layerSteps[i] = signMask;
+                        if (folds)
+                        {
+                            buffers[bnIndex] = buffers[i];
+                            layerSteps[bnIndex] = signMask;
+                        }
+                        break;
+                    }
+                    var weights = LayerWeights.From(node.Name, Tensor(node.WeightName)!, a.HasBias ? Tensor(node.BiasName) : null);
+                    string fold = "";
+                    if (folds)
+                    {
+                        var bn = nodes[bnIndex];
+                        var (scale, shift) = BatchNormScaleShift(bn);
+                        weights.FoldBatchNorm(scale, shift);
+                        fold = $", BatchNorm '{bn.Name}' folded in";
+                    }
+                    buffers[i] = Own();
                     var layer = LayerStep(node, weights, x, buffers[i], inShape, scratch.Pointer,
                         $"{what}, {weights.KernelName} kernel, weights {weights.Encoding}{inputQuant}{fold}");
                     steps.Add(layer);
@@ -269,6 +282,85 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
         return new BitOpConvStep(packed, bias, quantizer, g, x, output, level)
             { Description = $"{node.Name}: Conv2d {a.InFeatures}→{a.OutFeatures} k{a.KernelH}x{a.KernelW} s{a.Stride} p{a.Padding} on {inShape[1]}x{inShape[2]}, " +
                             $"{kernel} (im2col per pixel){fold}" };
+    }
+
+    /// <summary>
+    /// The binary/ternary step of a layer whose quantized weights take at most one positive and one negative value per
+    /// row (BitPlanes with one ±1 plane; a codebook or fixed-point tensor of signs {−1, 0, +1} times scales), or null.
+    /// </summary>
+    private LayerStep? SignMaskStep(GraphNode node, float* x, int[] inShape, GraphNode? bn, int outSize, string what, string inputQuant, out float* output)
+    {
+        output = null;
+        var a = node.Attributes;
+        var t = Tensor(node.WeightName)!;
+        var w = SignMaskFrom(t);
+        if (w == null) return null;
+        float[]? bias = a.HasBias ? Tensor(node.BiasName)!.ToDense() : null;
+        string fold = "";
+        if (bn != null)
+        {
+            var (scale, shift) = BatchNormScaleShift(bn);
+            w.ScaleRows(scale);
+            bias ??= new float[t.Rows];
+            for (int r = 0; r < t.Rows; r++) bias[r] = bias[r] * scale[r] + shift[r];
+            fold = $", BatchNorm '{bn.Name}' folded into the row scales";
+        }
+        _keepAlive.Add(w);
+        output = Allocate(outSize).Pointer;
+        string form = w.IsBinary ? "binary (±α per row)" : "ternary (+α⁺ / 0 / −α⁻ per row)";
+        string kernel = node.Op == OpKind.Linear
+            ? $"sign-mask kernel (additions of the inputs the bit masks select; batches from {SignMaskKernels.TransposeFromBatch}: transposed, whole-vector adds per set bit)"
+            : "sign-mask kernel (im2col, whole-vector adds of the selected patch rows per set bit)";
+        ConvKernels.Geometry? g = node.Op == OpKind.Linear ? null
+            : ConvKernels.Geometry.Create(maxBatch, inShape[0], inShape[1], inShape[2], a.OutFeatures, a.KernelH, a.KernelW, a.Stride, a.Padding);
+        return new SignMaskStep(w, bias, g, x, output, maxBatch, level)
+            { Description = $"{what}, {kernel}, weights {form} from {t.Sparsity} {t.Encoding}{inputQuant}{fold}" };
+    }
+
+    /// <summary>Bit masks of a quantized weight tensor with at most one positive and one negative value per row, else null.</summary>
+    internal static SignMaskWeights? SignMaskFrom(SlimTensor t)
+    {
+        int rows = t.Rows, cols = t.Columns;
+        if (rows == 0 || cols == 0) return null;
+        if (t.Encoding == ValueEncoding.BitPlanes)
+        {
+            if (t.PlaneCount != 1 || t.PlaneMode != BitPlaneMode.PlusMinusOne || t.Sparsity != SparseLayout.Dense) return null;
+            var codes = t.PlaneCodes();
+            var positive = new bool[codes.Length];
+            for (int k = 0; k < codes.Length; k++) positive[k] = codes[k] != 0;
+            return SignMaskWeights.Binary(positive, t.Basis!, rows, cols);
+        }
+        if (t.Encoding is not (ValueEncoding.Codebook or ValueEncoding.FixedPoint)) return null;
+        if (t.Encoding == ValueEncoding.Codebook && t.Bits > 2) return null;
+        if (t.Encoding == ValueEncoding.FixedPoint && t.FixedPointCodes!.Any(q => q is < -1 or > 1)) return null;
+        var dense = t.ToDense();
+        var signs = new sbyte[dense.Length];
+        var plus = new float[rows];
+        var minus = new float[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            float p = 0, m = 0;
+            for (int c = 0; c < cols; c++)
+            {
+                float v = dense[r * cols + c];
+                if (!float.IsFinite(v)) return null;
+                if (v > 0)
+                {
+                    if (p != 0 && p != v) return null;
+                    p = v;
+                    signs[r * cols + c] = 1;
+                }
+                else if (v < 0)
+                {
+                    if (m != 0 && m != -v) return null;
+                    m = -v;
+                    signs[r * cols + c] = -1;
+                }
+            }
+            plus[r] = p;
+            minus[r] = m;
+        }
+        return SignMaskWeights.Ternary(signs, plus, minus, rows, cols);
     }
 
     /// <summary>Largest scratch any step needs: im2col for convolutions, the transposes of batched CSR layers.</summary>

@@ -206,6 +206,36 @@ internal sealed unsafe class BitOpConvStep : LayerStep
     }
 }
 
+/// <summary>A Linear or Conv2d layer with binary or ternary weights and float inputs (<see cref="SignMaskKernels"/>).</summary>
+internal sealed unsafe class SignMaskStep : LayerStep
+{
+    private readonly SignMaskWeights _w;
+    private readonly ConvKernels.Geometry? _g;
+    private readonly float* _x;
+    private readonly PinnedBuffer<float> _scratch;
+    private readonly PinnedBuffer<float>? _bias;
+    private readonly SimdLevel _level;
+
+    public SignMaskStep(SignMaskWeights w, float[]? bias, ConvKernels.Geometry? g, float* x, float* y, int maxBatch, SimdLevel level)
+        : base(y, g is { } geo ? geo.O * geo.Pixels : w.Rows)
+    {
+        _w = w;
+        _g = g;
+        _x = x;
+        _level = level;
+        _scratch = new PinnedBuffer<float>(g is { } c ? SignMaskKernels.ConvScratchSize(c) : SignMaskKernels.ScratchSize(maxBatch, w.Cols, w.Rows));
+        if (bias != null) _bias = new PinnedBuffer<float>(bias);
+    }
+
+    public override void Run(int batch)
+    {
+        float* bias = _bias == null ? null : _bias.Pointer;
+        if (_g is { } g) SignMaskKernels.RunConv(_w, _x, bias, Output, _scratch.Pointer, g with { N = batch }, _level);
+        else SignMaskKernels.RunLinear(_w, _x, bias, Output, batch, _scratch.Pointer, _level);
+        Finish(batch);
+    }
+}
+
 /// <summary>y = max(x, 0); in place when the plan lets this step reuse its input buffer.</summary>
 internal sealed unsafe class ReluStep(float* x, float* y, int size) : PlanStep
 {

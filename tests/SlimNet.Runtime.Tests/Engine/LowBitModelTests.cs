@@ -125,6 +125,15 @@ public class LowBitModelTests
         var cnn = InferenceSession.Load(LqCnn(1), 2).Plan;
         Assert.Contains(cnn, l => l.StartsWith("conv2: Conv2d", StringComparison.Ordinal) && l.Contains("bit-op kernel") && l.Contains("im2col"));
         Assert.Contains(cnn, l => l.StartsWith("conv3: Conv2d", StringComparison.Ordinal) && l.Contains("bit-op kernel"));
+        // Binary and ternary weights with float (or uniform-quantized) inputs: the sign-mask kernel.
+        var ternary = InferenceSession.Load(LqMlp(1, WeightStorage.DenseTernaryCodebook), 2).Plan;
+        Assert.Contains(ternary, l => l.StartsWith("fc2: Linear", StringComparison.Ordinal) && l.Contains("sign-mask kernel") && l.Contains("ternary"));
+        var binary = InferenceSession.Load(TestModels.LeNet300100(WeightStorage.DenseBinaryPlanes), 2).Plan;
+        Assert.All(binary.Where(l => l.Contains("Linear", StringComparison.Ordinal)), l => Assert.Contains("sign-mask kernel", l));
+        var cnn8 = InferenceSession.Load(TestModels.SmallCnn(WeightStorage.CsrTernaryCodebook), 2).Plan;
+        Assert.Contains(cnn8, l => l.StartsWith("conv1: Conv2d", StringComparison.Ordinal) && l.Contains("sign-mask kernel") && l.Contains("folded into the row scales"));
+        var fixed8 = InferenceSession.Load(TestModels.LeNet300100(WeightStorage.DenseFixedPoint8BitOneScale), 2).Plan;
+        Assert.DoesNotContain(fixed8, l => l.Contains("sign-mask", StringComparison.Ordinal));
         // CSR bit planes have no bit-op form: decoded to float32, input quantized by its own step.
         var csr = InferenceSession.Load(LqMlp(1, WeightStorage.CsrBitPlanes2), 2).Plan;
         Assert.Contains(csr, l => l.StartsWith("fc2: input quantized", StringComparison.Ordinal));

@@ -53,7 +53,10 @@ public sealed class CliOutput
     }
 
     /// <summary>A line of information (stdout for humans, stderr in JSON mode). Markup is escaped.</summary>
-    public void Info(string line) => Human.MarkupLine(Markup.Escape(line));
+    public void Info(string line)
+    {
+        if (!Silent) Human.MarkupLine(Markup.Escape(line));
+    }
 
     /// <summary>Serialises with the CLI's JSON conventions.</summary>
     public static string ToJson(object value) => value is JsonNode node ? node.ToJsonString(JsonOptions) : JsonSerializer.Serialize(value, value.GetType(), JsonOptions);

@@ -22,6 +22,7 @@ public static class SlimNetCommandLine
         root.Add(SensitivityCommand.Create());
         root.Add(ReportCommand.Create());
         root.Add(MpiCheckCommand.Create());
+        root.Add(GradSweepCommand.Create());
         return root;
     }
 

@@ -150,6 +150,27 @@ public class DistributedCliTests : IDisposable
     }
 
     [Fact]
+    public void GradSweepWritesTheWeightQuantizerByCodecTable()
+    {
+        var r = Run(2, "grad-sweep", "--epochs", "1", "--limit", "200", "--batch-size", "64", "--weights", "fp,lab", "--codecs", "fp32,q2-clip", "--out", "sweep", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir.FullName, "sweep", "grad-sweep.json")));
+        var cells = doc.RootElement.GetProperty("cells").EnumerateArray().ToList();
+        Assert.Equal(new[] { "fp/fp32", "fp/q2-clip", "lab/fp32", "lab/q2-clip" },
+            cells.Select(c => c.GetProperty("weights").GetString() + "/" + c.GetProperty("codec").GetString()));
+        foreach (var c in cells)
+        {
+            Assert.Equal(4, c.GetProperty("steps").GetInt64());
+            Assert.InRange(c.GetProperty("test_accuracy").GetDouble(), 0.15, 1.0);
+            double ratio = c.GetProperty("fp32_bytes_per_step").GetDouble() / c.GetProperty("gradient_bytes_per_step").GetDouble();
+            Assert.True(c.GetProperty("codec").GetString() == "fp32" ? ratio == 1 : ratio >= 12, $"ratio {ratio}");
+        }
+        var table = File.ReadAllText(Path.Combine(_dir.FullName, "sweep", "grad-sweep.md"));
+        Assert.Contains("| weights | fp32 | q2-clip |", table);
+        Assert.Contains("| lab | ", table);
+    }
+
+    [Fact]
     public void CodecOptionsAreCheckedBeforeAnyWork()
     {
         var r = CliRunner.Run(_dir.FullName, "train", "--model", "lenet-300-100", "--grad-codec", "q2");
@@ -158,5 +179,8 @@ public class DistributedCliTests : IDisposable
         r = CliRunner.Run(_dir.FullName, "train", "--model", "lenet-300-100", "--distributed", "--grad-codec", "q1");
         Assert.Equal(2, r.ExitCode);
         Assert.StartsWith("error: --grad-codec: gradient codec must be fp32 or qM", r.StderrLines.Single());
+        r = CliRunner.Run(_dir.FullName, "grad-sweep", "--weights", "fp,lax", "--out", "x");
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("error: --weights: unknown weight quantizer 'lax'", r.StderrLines.Single());
     }
 }

@@ -125,14 +125,20 @@ public class InferenceSessionTests
                     session.Run(input, 16, output);
                     session.Run(input, 7, output);
                 }
-                long before = GC.GetAllocatedBytesForCurrentThread();
-                for (int i = 0; i < 5; i++)
+                // Three windows of 5 rounds: the runtime itself (tiered JIT promotions on a busy machine) can allocate once
+                // inside a window; an allocation in Run happens in every window and fails all three.
+                long allocated = long.MaxValue;
+                for (int window = 0; window < 3 && allocated != 0; window++)
                 {
-                    session.Run(input, 1, output);
-                    session.Run(input, 16, output);
-                    session.Run(input, 7, output);
+                    long before = GC.GetAllocatedBytesForCurrentThread();
+                    for (int i = 0; i < 5; i++)
+                    {
+                        session.Run(input, 1, output);
+                        session.Run(input, 16, output);
+                        session.Run(input, 7, output);
+                    }
+                    allocated = GC.GetAllocatedBytesForCurrentThread() - before;
                 }
-                long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
                 Assert.True(allocated == 0, $"{model.Graph.Name} ({storage}) allocated {allocated} bytes in Run");
             }
     }

@@ -153,11 +153,17 @@ public class LowBitModelTests
                 session.Run(input, 8, output);
                 session.Run(input, 5, output);
             }
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            session.Run(input, 1, output);
-            session.Run(input, 8, output);
-            session.Run(input, 5, output);
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            // As in InferenceSessionTests: three windows, so a one-off allocation by the runtime (JIT tiering) is not blamed on Run.
+            long allocated = long.MaxValue;
+            for (int window = 0; window < 3 && allocated != 0; window++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                session.Run(input, 1, output);
+                session.Run(input, 8, output);
+                session.Run(input, 5, output);
+                allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            }
+            Assert.Equal(0, allocated);
         }
     }
 

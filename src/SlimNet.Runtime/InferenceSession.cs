@@ -88,6 +88,16 @@ public sealed unsafe class InferenceSession
         GC.KeepAlive(_keepAlive);
     }
 
+    /// <summary>Whether the model has recurrent nodes (Lstm): each run is then one time step and state carries over between runs.</summary>
+    public bool IsRecurrent => _steps.Any(s => s is IStatefulStep);
+
+    /// <summary>Zeroes the state of every recurrent node (the start of new sequences); does nothing for feed-forward models.</summary>
+    public void ResetState()
+    {
+        foreach (var step in _steps)
+            if (step is IStatefulStep stateful) stateful.Reset();
+    }
+
     /// <summary>Runs and returns a new array (convenience; <see cref="Run(ReadOnlySpan{float}, int, Span{float})"/> with a caller buffer allocates nothing).</summary>
     public float[] Run(ReadOnlySpan<float> input, int batch)
     {

@@ -1,8 +1,15 @@
 using System.CommandLine;
+using System.Globalization;
+using SlimNet.Compression.Export;
+using SlimNet.Compression.Hooks;
+using SlimNet.Compression.Quantization;
+using SlimNet.Compression.Recipes;
+using SlimNet.Format;
 using SlimNet.Format.Graph;
 using SlimNet.Training.Checkpoints;
 using SlimNet.Training.Data;
 using SlimNet.Training.Models;
+using SlimNet.Training.Pipeline;
 using SlimNet.Training.Trainer;
 
 namespace SlimNet.Cli.Commands;
@@ -20,8 +27,12 @@ public sealed class LanguageModelOptionSet
     public Option<int> Bptt { get; } = new("--bptt") { Description = "char-lstm: characters per truncated back-propagation window", DefaultValueFactory = _ => 100 };
     /// <summary><c>--clip X</c>.</summary>
     public Option<double> Clip { get; } = new("--clip") { Description = "char-lstm: clip the global gradient norm to X (0: off)", DefaultValueFactory = _ => 1.0 };
+    /// <summary><c>--recipe FILE</c>.</summary>
+    public Option<string?> Recipe { get; } = new("--recipe") { Description = "char-lstm: a recipe of loss-aware stages (no fine-tune block) whose quantizers train the selected weights from the start" };
+    /// <summary><c>--slim FILE</c>.</summary>
+    public Option<string?> Slim { get; } = new("--slim") { Description = "char-lstm: also write the trained model as a .slim file (quantized weights as codes and scales)" };
 
-    private IEnumerable<Option> All => new Option[] { Hidden, Layers, Norm, Bptt, Clip };
+    private IEnumerable<Option> All => new Option[] { Hidden, Layers, Norm, Bptt, Clip, Recipe, Slim };
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
@@ -38,9 +49,27 @@ public sealed class LanguageModelOptionSet
     }
 }
 
+/// <summary>One language-model training job, as the command line (or a sweep) describes it.</summary>
+/// <param name="Training">Optimizer, schedule, epochs, streams, seed.</param>
+/// <param name="SequenceLength">TBPTT window.</param>
+/// <param name="ClipNorm">Gradient clipping.</param>
+/// <param name="Hidden">Hidden size.</param>
+/// <param name="Layers">LSTM layers.</param>
+/// <param name="Normalization">Normalization of both products.</param>
+/// <param name="RecipePath">Loss-aware recipe, or null for full precision.</param>
+public sealed record LanguageModelJob(TrainerOptions Training, int SequenceLength, double ClipNorm, int Hidden, int Layers, LstmNormalization Normalization, string? RecipePath);
+
+/// <summary>What <see cref="LanguageModelTraining.Train"/> returns.</summary>
+public sealed record LanguageModelOutcome(LanguageModelResult Result, TextCorpus Corpus, CharLstmConfig Config, long? SlimBytes, string Method);
+
 /// <summary><c>slimnet train --model char-lstm</c>: trains a character language model on a text file.</summary>
 public static class LanguageModelTraining
 {
+    /// <summary>Metadata key of a language model's vocabulary (its characters in id order) in .slim files.</summary>
+    public const string VocabularyKey = "vocabulary";
+    /// <summary>Metadata key of the test bits per character measured at training.</summary>
+    public const string TestBpcKey = "source_test_bpc";
+
     /// <summary>Loads the corpus (<paramref name="dataFile"/> or the embedded Moby Dick) for windows of <paramref name="sequenceLength"/>.</summary>
     public static TextCorpus LoadCorpus(string? dataFile, int sequenceLength)
     {
@@ -50,6 +79,21 @@ public static class LanguageModelTraining
         return TextCorpus.Load(dataFile, sequenceLength);
     }
 
+    /// <summary>Reads a char-lstm recipe: loss-aware stages only, without fine-tune blocks (training options come from the command line).</summary>
+    public static Recipe LoadRecipe(string path)
+    {
+        if (!File.Exists(path)) throw new UserInputException($"--recipe {path}: no such file");
+        var recipe = RecipeLoader.Load(path);
+        foreach (var stage in recipe.Stages)
+        {
+            if (stage is not LossAwareStage la)
+                throw new RecipeException(path, stage.Line, $"char-lstm trains with loss-aware stages only, not '{stage.Method}'");
+            if (la.FineTune is not null)
+                throw new RecipeException(path, stage.Line, "char-lstm quantizes during training from scratch: give epochs and lr on the command line, not in a fine-tune block");
+        }
+        return recipe;
+    }
+
     /// <summary>Runs the training and prints the result; returns the exit code.</summary>
     public static int Run(ParseResult parse, LanguageModelOptionSet lm, CliOutput output, TrainerOptions training, string? dataFile, string? outPath,
         string? resumePath, int? stop)
@@ -57,40 +101,107 @@ public static class LanguageModelTraining
         LstmNormalization norm;
         try { norm = CharLstmConfig.ParseNormalization(parse.GetValue(lm.Norm)!); }
         catch (ArgumentException e) { throw new UserInputException($"--norm: {e.Message}"); }
-        var options = new LanguageModelOptions { Training = training, SequenceLength = parse.GetValue(lm.Bptt), ClipNorm = parse.GetValue(lm.Clip) };
-        if (options.Validate() is { } problem) throw new UserInputException(problem);
-        int hidden = parse.GetValue(lm.Hidden), layers = parse.GetValue(lm.Layers);
-        if (new CharLstmConfig(1, hidden, layers, norm).Validate() is { } bad) throw new UserInputException(bad);
+        var job = new LanguageModelJob(training, parse.GetValue(lm.Bptt), parse.GetValue(lm.Clip), parse.GetValue(lm.Hidden), parse.GetValue(lm.Layers), norm, parse.GetValue(lm.Recipe));
         string outFile = outPath ?? "char-lstm.ckpt";
-        TrainCommand.CheckWritable(outFile);
-        Checkpoint? resumeFrom = resumePath is { } r ? Checkpoint.Load(r) : null;
-        var corpus = LoadCorpus(dataFile, options.SequenceLength);
-        var config = new CharLstmConfig(corpus.VocabularySize, hidden, layers, norm);
-        LanguageModelTrainer trainer;
-        try { trainer = new LanguageModelTrainer(config, options, corpus); }
-        catch (ArgumentException e) { throw new UserInputException(e.Message); }
-        output.Info($"training char-lstm ({layers}x{hidden}, {CharLstmConfig.NormalizationName(norm)} normalization) on {corpus.Name}: " +
-                    $"{corpus.VocabularySize} characters, {corpus.Train.Length:N0} train / {corpus.Validation.Length:N0} validation / {corpus.Test.Length:N0} test, " +
-                    $"{training.Epochs} epochs of {trainer.WindowsPerEpoch} windows ({training.BatchSize} streams x {options.SequenceLength}), " +
-                    $"{training.Optimizer} lr {training.LearningRate} ({training.Schedule}), clip {options.ClipNorm}, seed {training.Seed}");
+        var slim = parse.GetValue(lm.Slim);
+        if (resumePath is not null && job.RecipePath is not null)
+            throw new UserInputException("--resume with --recipe is not supported: checkpoints keep the quantized weights, not the shadow weights quantized training continues from");
         var display = new TrainingProgressDisplay(output);
-        var result = display.Run(() => trainer.Run(outFile, resumeFrom, outFile + ".jsonl", stop));
+        var outcome = Train(job, dataFile, outFile, slim, resumePath is { } r ? Checkpoint.Load(r) : null, stop, output, display);
+        var result = outcome.Result;
         int epochsDone = result.Checkpoint.Header["epochs_done"]?.GetValue<int>() ?? 0;
         output.Result(new
         {
             model = "char-lstm",
-            data = corpus.Name,
-            hidden,
-            layers,
+            data = outcome.Corpus.Name,
+            hidden = job.Hidden,
+            layers = job.Layers,
             normalization = CharLstmConfig.NormalizationName(norm),
+            method = outcome.Method,
             epochs = epochsDone,
-            train_characters = Math.Min(corpus.Train.Length, training.Limit ?? int.MaxValue),
+            train_characters = Math.Min(outcome.Corpus.Train.Length, training.Limit ?? int.MaxValue),
             validation_bpc = result.ValidationBpc,
             test_bpc = result.TestBpc,
             checkpoint = outFile,
             log = outFile + ".jsonl",
+            slim,
+            slim_bytes = outcome.SlimBytes,
             seconds_per_epoch = result.Epochs.Count > 0 ? result.Epochs.Average(e => e.Seconds) : 0,
-        }, console => console.MarkupLine($"[green]done[/]: char-lstm test {result.TestBpc:F4} bits per character (validation {result.ValidationBpc:F4}) after {epochsDone} epochs; checkpoint {Spectre.Console.Markup.Escape(outFile)}"));
+        }, console => console.MarkupLine($"[green]done[/]: char-lstm ({Spectre.Console.Markup.Escape(outcome.Method)}) test {result.TestBpc:F4} bits per character (validation {result.ValidationBpc:F4}) after {epochsDone} epochs; checkpoint {Spectre.Console.Markup.Escape(outFile)}"));
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Trains one job: validates everything first, builds the network, registers the recipe's quantizers as hooks,
+    /// trains, and writes the checkpoint and (when <paramref name="slimPath"/> is given) the .slim file.
+    /// </summary>
+    public static LanguageModelOutcome Train(LanguageModelJob job, string? dataFile, string outFile, string? slimPath, Checkpoint? resumeFrom, int? stop,
+        CliOutput output, ITrainingProgress progress)
+    {
+        var options = new LanguageModelOptions { Training = job.Training, SequenceLength = job.SequenceLength, ClipNorm = job.ClipNorm };
+        if (options.Validate() is { } problem) throw new UserInputException(problem);
+        if (new CharLstmConfig(1, job.Hidden, job.Layers, job.Normalization).Validate() is { } bad) throw new UserInputException(bad);
+        TrainCommand.CheckWritable(outFile);
+        if (slimPath is not null) TrainCommand.CheckWritable(slimPath);
+        var recipe = job.RecipePath is { } rp ? LoadRecipe(rp) : null;
+        var corpus = LoadCorpus(dataFile, options.SequenceLength);
+        var config = new CharLstmConfig(corpus.VocabularySize, job.Hidden, job.Layers, job.Normalization);
+        LanguageModelTrainer trainer;
+        try { trainer = new LanguageModelTrainer(config, options, corpus); }
+        catch (ArgumentException e) { throw new UserInputException(e.Message); }
+
+        using var module = LanguageModelTrainer.CreateModule(config, job.Training.Seed);
+        var parameters = module.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+        recipe?.ValidateAgainst(parameters.Keys);
+        var quantizers = recipe?.Stages.Cast<LossAwareStage>()
+            .Select(s => CompressionStageFactory.CreateLossAwareQuantizer(s, parameters, trainer.WindowsPerEpoch)).ToList() ?? new List<LossAwareQuantizer>();
+        try
+        {
+            if (quantizers.Count > 0 && job.Training.Optimizer != "adam" && quantizers.Any(q => q.Layers.Any(l => l.IsLossAware)))
+                throw new UserInputException("loss-aware quantizers take their curvature from Adam's second moment: use --optimizer adam");
+            string method = recipe is null ? "full precision" : recipe.Name ?? Path.GetFileNameWithoutExtension(job.RecipePath!);
+            trainer = new LanguageModelTrainer(config, options, corpus, quantizers.Cast<ITrainingHooks>().ToList(), progress);
+            output.Info($"training char-lstm ({job.Layers}x{job.Hidden}, {CharLstmConfig.NormalizationName(job.Normalization)} normalization, {method}) on {corpus.Name}: " +
+                        $"{corpus.VocabularySize} characters, {corpus.Train.Length:N0} train / {corpus.Validation.Length:N0} validation / {corpus.Test.Length:N0} test, " +
+                        $"{job.Training.Epochs} epochs of {trainer.WindowsPerEpoch} windows ({job.Training.BatchSize} streams x {options.SequenceLength}), " +
+                        $"{job.Training.Optimizer} lr {job.Training.LearningRate} ({job.Training.Schedule}), clip {options.ClipNorm}, seed {job.Training.Seed}");
+            var result = progress is TrainingProgressDisplay d
+                ? d.Run(() => trainer.Run(outFile, resumeFrom, outFile + ".jsonl", stop, module))
+                : trainer.Run(outFile, resumeFrom, outFile + ".jsonl", stop, module);
+            long? slimBytes = null;
+            if (slimPath is not null)
+            {
+                var quantized = quantizers.SelectMany(q => q.ExportAll()).ToDictionary(w => w.ParameterName, StringComparer.Ordinal);
+                var model = ToSlim(config, corpus, module, quantized, method, result);
+                slimBytes = SlimWriter.Write(model, slimPath).FileBytes;
+            }
+            return new LanguageModelOutcome(result, corpus, config, slimBytes, method);
+        }
+        finally
+        {
+            foreach (var q in quantizers) q.Dispose();
+        }
+    }
+
+    /// <summary>The .slim model of a trained char-lstm: quantized weights as their smallest exact stored form, the rest float32.</summary>
+    public static SlimModel ToSlim(CharLstmConfig config, TextCorpus corpus, CharLstmModule module, IReadOnlyDictionary<string, QuantizedWeights> quantized,
+        string method, LanguageModelResult result)
+    {
+        var graph = config.Graph();
+        var values = SlimExporter.Capture(module);
+        var encoded = CompressedTensorEncoder.Encode(graph, values, new Dictionary<string, Compression.Sharing.SharedWeights>(), Array.Empty<string>(), quantized);
+        foreach (var name in encoded.Keys) values.Remove(name);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [SlimMetadataKeys.Dataset] = corpus.Name,
+            [SlimMetadataKeys.DatasetKind] = "text",
+            [VocabularyKey] = corpus.Vocabulary,
+            [SlimMetadataKeys.SourceEpochs] = result.Epochs.Count.ToString(CultureInfo.InvariantCulture),
+            [TestBpcKey] = result.TestBpc.ToString("R", CultureInfo.InvariantCulture),
+            ["normalization"] = CharLstmConfig.NormalizationName(config.Normalization),
+            ["training"] = method,
+        };
+        var model = SlimExporter.Export(graph, values, new SlimExportOptions { Encoded = encoded, Metadata = metadata });
+        return model;
     }
 }

@@ -198,6 +198,17 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
                     steps.Add(new AddStep(x, b, buffers[i], outSize) { Description = $"{node.Name}: Add" });
                     break;
                 }
+                case OpKind.Lstm:
+                {
+                    var lstm = LstmWeightsOf(node);
+                    buffers[i] = Own();
+                    steps.Add(new LstmStep(lstm, x, buffers[i], maxBatch)
+                    {
+                        Description = $"{node.Name}: Lstm {a.InFeatures}→{a.OutFeatures} ({a.LstmNormalization} normalization), state kept between runs, " +
+                                      $"weights {Tensor(node.Name + ".weight_ih")!.Encoding}/{Tensor(node.Name + ".weight_hh")!.Encoding} decoded to float32 at load",
+                    });
+                    break;
+                }
                 default:
                     throw new NotSupportedException($"node '{node.Name}': operation {node.Op} is not supported by this runtime");
             }
@@ -401,6 +412,36 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
                 result[src] = i;
         }
         return result;
+    }
+
+    /// <summary>An Lstm node's tensors decoded to float32, normalization folded into scales where it is affine.</summary>
+    private LstmWeights LstmWeightsOf(GraphNode node)
+    {
+        var a = node.Attributes;
+        int hid = a.OutFeatures, h4 = 4 * hid;
+        float[] T(string suffix) => Tensor($"{node.Name}.{suffix}")!.ToDense();
+        float[] wih = T("weight_ih"), whh = T("weight_hh");
+        float[]? scaleIh = null, scaleHh = null, shiftIh = null, shiftHh = null, gammaIh = null, gammaHh = null;
+        switch (a.LstmNormalization)
+        {
+            case LstmNormalization.Weight:
+                scaleIh = LstmWeights.WeightNormScale(wih, T("gain_ih"), h4, a.InFeatures);
+                scaleHh = LstmWeights.WeightNormScale(whh, T("gain_hh"), h4, hid);
+                break;
+            case LstmNormalization.Batch:
+                scaleIh = new float[h4]; shiftIh = new float[h4]; scaleHh = new float[h4]; shiftHh = new float[h4];
+                BatchNormKernels.ScaleShift(T("norm_ih.weight"), T("norm_ih.bias"), T("norm_ih.running_mean"), T("norm_ih.running_var"), a.Epsilon, scaleIh, shiftIh);
+                BatchNormKernels.ScaleShift(T("norm_hh.weight"), T("norm_hh.bias"), T("norm_hh.running_mean"), T("norm_hh.running_var"), a.Epsilon, scaleHh, shiftHh);
+                break;
+            case LstmNormalization.Layer:
+                gammaIh = T("norm_ih.weight"); shiftIh = T("norm_ih.bias"); gammaHh = T("norm_hh.weight"); shiftHh = T("norm_hh.bias");
+                break;
+        }
+        return new LstmWeights
+        {
+            Input = a.InFeatures, Hidden = hid, Normalization = a.LstmNormalization, WeightIh = wih, WeightHh = whh, Bias = T("bias"),
+            ScaleIh = scaleIh, ScaleHh = scaleHh, ShiftIh = shiftIh, ShiftHh = shiftHh, GammaIh = gammaIh, GammaHh = gammaHh, Epsilon = a.Epsilon,
+        };
     }
 
     private (float[] Scale, float[] Shift) BatchNormScaleShift(GraphNode bn)

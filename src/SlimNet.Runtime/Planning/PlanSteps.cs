@@ -296,3 +296,33 @@ internal sealed unsafe class InputQuantStep(float* x, float* y, int size, Activa
 {
     public override void Run(int batch) => quantizer.Apply(new ReadOnlySpan<float>(x, batch * size), new Span<float>(y, batch * size));
 }
+
+/// <summary>A plan step that keeps state from run to run (recurrent layers); <see cref="Reset"/> zeroes it.</summary>
+internal interface IStatefulStep
+{
+    void Reset();
+}
+
+/// <summary>
+/// One time step of an LSTM layer (docs/FORMAT.md, op 11) with its (h, c) state for up to the session's maximum batch,
+/// kept between runs; writes h to the output buffer.
+/// </summary>
+internal sealed unsafe class LstmStep(LstmWeights weights, float* x, float* y, int maxBatch) : PlanStep, IStatefulStep
+{
+    private readonly float[] _h = new float[maxBatch * weights.Hidden];
+    private readonly float[] _c = new float[maxBatch * weights.Hidden];
+    private readonly float[] _zx = new float[4 * weights.Hidden];
+    private readonly float[] _zh = new float[4 * weights.Hidden];
+
+    public override void Run(int batch)
+    {
+        LstmKernels.Step(weights, new ReadOnlySpan<float>(x, batch * weights.Input), _h, _c, _zx, _zh, batch);
+        _h.AsSpan(0, batch * weights.Hidden).CopyTo(new Span<float>(y, batch * weights.Hidden));
+    }
+
+    public void Reset()
+    {
+        Array.Clear(_h);
+        Array.Clear(_c);
+    }
+}

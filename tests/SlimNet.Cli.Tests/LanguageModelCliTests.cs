@@ -53,4 +53,24 @@ public class LanguageModelCliTests : IDisposable
         Assert.InRange(bpc, 0.0, 0.5 * Math.Log2(12)); // well below a uniform guess over the 12 characters
         Assert.Equal(2, File.ReadAllLines(ckpt + ".jsonl").Length);
     }
+
+    [Theory]
+    [InlineData("char-lstm-lab.yaml", "Lab", 2)]
+    [InlineData("char-lstm-late.yaml", "LatExact", 2)]
+    [InlineData("char-lstm-laq2.yaml", "LaqLinear", 2)]
+    [InlineData("char-lstm-laq3.yaml", "LaqLinear", 3)]
+    [InlineData("char-lstm-laq4.yaml", "LaqLinear", 4)]
+    public void ShippedCharLstmRecipesSelectTheLstmWeightsOnly(string file, string quantizer, int bits)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "recipes"))) dir = dir.Parent;
+        var recipe = SlimNet.Cli.Commands.LanguageModelTraining.LoadRecipe(Path.Combine(dir!.FullName, "recipes", file));
+        var stage = Assert.IsType<SlimNet.Compression.Recipes.LossAwareStage>(Assert.Single(recipe.Stages));
+        Assert.Equal(quantizer, stage.Quantizer.ToString());
+        Assert.Equal(bits, stage.Bits);
+        var names = SlimNet.Format.Graph.GraphShapes.Parameters(new SlimNet.Training.Models.CharLstmConfig(83, 8, 2, SlimNet.Format.Graph.LstmNormalization.Layer).Graph())
+            .Select(p => p.Name).ToList();
+        recipe.ValidateAgainst(names);
+        Assert.Equal(new[] { "lstm1.weight_ih", "lstm1.weight_hh", "lstm2.weight_ih", "lstm2.weight_hh" }, stage.Layers.Select(names, file));
+    }
 }

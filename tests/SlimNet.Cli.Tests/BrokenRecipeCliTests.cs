@@ -28,6 +28,9 @@ public class BrokenRecipeCliTests : IDisposable
         { "pattern-matches-nothing", "stages:\n  - method: prune\n    layers:\n      include: [\"conv9*\"]\n    sparsity: 0.5\n", ":4: pattern 'conv9*' matches no layer" },
         { "wrong-type", Prune + "    sparsity: \"lots\"\n", ":5: sparsity must be a number, got 'lots'" },
         { "q-and-sparsity", Prune + "    sparsity: 0.5\n    q: 1.0\n", ":6: give either 'sparsity' or 'q', not both" },
+        { "importance-bits-17", "stages:\n  - method: importance-post\n    layers: { include: [\"*\"] }\n    bits: [0, 17]\n", ":4: bits must be in [0, 16] (0 = pruned), got 17" },
+        { "importance-fractions", "stages:\n  - method: importance-post\n    layers: { include: [\"*\"] }\n    bits: [0, 4]\n    clustering: quantile\n    fractions: [0.5, 0.6]\n", ":6: fractions must sum to 1, got 1.1" },
+        { "importance-split", "stages:\n  - method: importance-train\n    layers: { include: [\"*\"] }\n    split: -0.5\n    fine-tune: { epochs: 2, lr: 0.01 }\n", ":4: split must be in [0, 1]" },
     };
 
     [Theory]

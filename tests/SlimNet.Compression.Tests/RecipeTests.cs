@@ -62,7 +62,7 @@ public class RecipeTests
         { "bits 33", Valid.Replace("bits: 4", "bits: 33"), "18: bits must be in [1, 16], got 33" },
         { "negative epochs", Valid.Replace("epochs: 3", "epochs: -1"), "12: epochs must be in [0, 100000], got -1" },
         { "negative lr", Valid.Replace("lr: 0.01", "lr: -0.1"), "14: lr must be > 0, got -0.1" },
-        { "unknown method", Valid.Replace("method: kmeans", "method: quantise"), "15: unknown method 'quantise' (expected one of: prune, kmeans, loss-aware)" },
+        { "unknown method", Valid.Replace("method: kmeans", "method: quantise"), "15: unknown method 'quantise' (expected one of: prune, kmeans" },
         { "unknown key", Valid.Replace("sparsity: 0.5", "sparsty: 0.5"),
             "6: unknown key 'sparsty' in stage 1 (prune) (expected one of: method, layers, fine-tune, overrides, sparsity, q, schedule, scope, importance)" },
         { "wrong type", Valid.Replace("sparsity: 0.5", "sparsity: high"), "6: sparsity must be a number, got 'high'" },
@@ -230,5 +230,101 @@ public class RecipeTests
         using var pruner = CompressionStageFactory.CreatePruner((PruneStage)stage, t.Parameters, 4);
         using (var sgd = t.Sgd(0.05, 0)) t.Train(sgd, [pruner], 3, 4);
         Assert.True(pruner.Masks.PrunedCount("fc1.weight") > 0);
+    }
+
+    private const string ImportanceRecipe = """
+        name: gi
+        stages:
+          - method: importance-train
+            layers: { include: ["*"], biases: true }
+            split: [0.6, 0.5]
+            bits: 2
+            fine-tune: { epochs: 3, optimizer: adam, lr: 0.001 }
+          - method: importance-post
+            layers: { include: ["fc*"], biases: true }
+            bits: [0, 4, 8]
+            clustering: quantile
+            fractions: [0.5, 0.3, 0.2]
+            normalize: parameter-mean
+        """;
+
+    [Fact]
+    public void ImportanceStagesParseWithTheirValues()
+    {
+        var recipe = RecipeLoader.Parse(ImportanceRecipe, "gi.yaml");
+        recipe.ValidateAgainst(LeNet300);
+        var train = Assert.IsType<ImportanceTrainStage>(recipe.Stages[0]);
+        Assert.Equal(CompressionMethod.ImportanceTrain, train.Method);
+        Assert.Equal(2, train.Bits);
+        Assert.Equal(0.6, train.SplitAt(0));
+        Assert.Equal(0.5, train.SplitAt(1));
+        Assert.Equal(0.0, train.SplitAt(2)); // after the list: no more freezing
+        Assert.False(train.Normalize);
+        var post = Assert.IsType<ImportancePostStage>(recipe.Stages[1]);
+        Assert.Equal([0, 4, 8], post.Bits);
+        Assert.Equal(SlimNet.Compression.Importance.ImportanceClusteringKind.Quantile, post.Clustering);
+        Assert.Equal([0.5, 0.3, 0.2], post.Fractions!);
+        Assert.True(post.Normalize);
+        var single = RecipeLoader.Parse(ImportanceRecipe.Replace("split: [0.6, 0.5]", "split: 0.7"), "gi.yaml");
+        Assert.Equal(0.7, ((ImportanceTrainStage)single.Stages[0]).SplitAt(2));
+    }
+
+    public static TheoryData<string, string, string> BrokenImportanceRecipes => new()
+    {
+        { "split: [0.6, 0.5]", "split: 1.5", ":5: split must be in [0, 1]" },
+        { "split: [0.6, 0.5]", "split: [0.5, 0.5, 0.5, 0.5]", ":5: split lists 4 epochs but the stage fine-tunes 3" },
+        { "    bits: 2\n", "    bits: 17\n", ":6: bits must be in [0, 16] (0 = pruned), got 17" },
+        { "bits: [0, 4, 8]", "bits: [0, 8, 4]", ":10: bits must not decrease" },
+        { "fractions: [0.5, 0.3, 0.2]", "fractions: [0.5, 0.3, 0.3]", ":12: fractions must sum to 1" },
+        { "fractions: [0.5, 0.3, 0.2]", "fractions: [0.5, 0.5]", ":12: fractions has 2 entries but bits has 3" },
+        { "    clustering: quantile\n", "    clustering: kmeans-log\n", ":12: fractions set the cluster sizes of clustering 'quantile'" },
+        { "    fractions: [0.5, 0.3, 0.2]\n", "", ":11: clustering 'quantile' needs 'fractions'" },
+        { "clustering: quantile", "clustering: median", ":11: clustering must be one of: kmeans-log, quantile; got 'median'" },
+        { "normalize: parameter-mean", "normalize: yes", ":13: normalize must be one of: none, parameter-mean; got 'yes'" },
+        { "    fine-tune: { epochs: 3, optimizer: adam, lr: 0.001 }\n", "", ":3: an importance-train stage freezes after each training epoch" },
+        { "    bits: 2\n", "    bits: 2\n    overrides: [{ layer: fc1, bits: 4 }]\n", ":7: 'importance-train' ranks all selected parameters together" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BrokenImportanceRecipes))]
+    public void BrokenImportanceRecipeIsOneErrorNamingTheLine(string from, string to, string expected)
+    {
+        string yaml = ImportanceRecipe.Replace(from, to);
+        Assert.NotEqual(ImportanceRecipe, yaml);
+        var e = Assert.Throws<RecipeException>(() => RecipeLoader.Parse(yaml, "gi.yaml"));
+        Assert.Contains("gi.yaml" + expected, e.Message);
+    }
+
+    // Parameter names of the CIFAR zoo models (from the zoo's layer lists: AlexNet conv1-5 and fc1-3 with biases; VGG-16 13
+    // bias-free convs, each followed by a BatchNorm with weight and bias, then fc).
+    private static readonly string[] AlexNet = Enumerable.Range(1, 5).Select(i => $"conv{i}").Concat(["fc1", "fc2", "fc3"])
+        .SelectMany(n => new[] { n + ".weight", n + ".bias" }).ToArray();
+    private static readonly string[] Vgg16 = Enumerable.Range(1, 13).SelectMany(i => new[] { $"conv{i}.weight", $"bn{i}.weight", $"bn{i}.bias" })
+        .Concat(["fc.weight", "fc.bias"]).ToArray();
+
+    [Theory]
+    [InlineData("lenet-300-100")]
+    [InlineData("lenet-5")]
+    [InlineData("alexnet-cifar")]
+    [InlineData("vgg16-cifar")]
+    public void GradientImportanceRecipesExistForEveryModeAndMatchTheirModel(string model)
+    {
+        var names = model switch { "lenet-300-100" => LeNet300, "lenet-5" => LeNet5, "alexnet-cifar" => AlexNet, _ => Vgg16 };
+        foreach (var mode in new[] { "post", "train", "combined" })
+        {
+            var recipe = RecipeLoader.Load(Path.Combine(RecipesDirectory(), $"gradient-importance-{mode}-{model}.yaml"));
+            recipe.ValidateAgainst(names);
+            var methods = recipe.Stages.Select(s => s.Method).ToList();
+            var expected = mode switch
+            {
+                "post" => new[] { CompressionMethod.ImportancePost },
+                "train" => [CompressionMethod.ImportanceTrain],
+                _ => [CompressionMethod.ImportanceTrain, CompressionMethod.ImportancePost],
+            };
+            Assert.Equal(expected, methods);
+            // BatchNorm scales and shifts are never quantized by these recipes.
+            foreach (var stage in recipe.Stages)
+                Assert.DoesNotContain(stage.Layers.Select(names, recipe.Source), n => n.StartsWith("bn", StringComparison.Ordinal));
+        }
     }
 }

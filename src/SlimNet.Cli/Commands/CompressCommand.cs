@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using SlimNet.Compression.Export;
+using SlimNet.Compression.Hooks;
+using SlimNet.Compression.Importance;
 using SlimNet.Compression.Recipes;
 using SlimNet.Format;
 using SlimNet.Format.Graph;
@@ -28,10 +30,11 @@ public static class CompressCommand
         var limit = new Option<int?>("--limit") { Description = "Train and fine-tune on the first N training examples only" };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
         var outPath = new Option<string>("--out") { Description = "The .slim file to write", Required = true };
+        var maxEpochs = new Option<int?>("--max-epochs") { Description = "Cap every stage's fine-tuning at N epochs (quick checks; the recipe's schedules are cut short)" };
         var json = CommonOptions.Json();
         var cmd = new Command("compress", "Compress a model with a recipe and write a .slim file")
         {
-            recipe, checkpoint, model, baselineEpochs, data, limit, seed, outPath, json,
+            recipe, checkpoint, model, baselineEpochs, data, limit, seed, outPath, maxEpochs, json,
         };
         var distributed = new DistributedJob();
         distributed.AddTo(cmd);
@@ -49,6 +52,14 @@ public static class CompressCommand
 
             // Everything that can be checked is checked before any work starts.
             var plan = RecipeLoader.Load(recipePath);
+            if (parse.GetValue(maxEpochs) is int cap)
+            {
+                if (cap < 0) throw new UserInputException($"--max-epochs must be at least 0, got {cap}");
+                plan = plan with
+                {
+                    Stages = plan.Stages.Select(st => st.FineTune is { } ft && ft.Epochs > cap ? st with { FineTune = ft with { Epochs = cap } } : st).ToList(),
+                };
+            }
             TrainCommand.CheckWritable(target);
             Checkpoint? ckpt = ckptPath is null ? null
                 : File.Exists(ckptPath) ? Checkpoint.Load(ckptPath) : throw new UserInputException($"--checkpoint {ckptPath}: no such file");
@@ -60,12 +71,15 @@ public static class CompressCommand
 
             GraphModule module;
             double baselineAccuracy;
+            bool needsImportance = plan.Stages.Any(st => st is ImportanceTrainStage or ImportancePostStage);
+            IReadOnlyList<HookStateArray>? importanceSeed = null;
             if (ckpt is not null)
             {
                 ModelTrainer.ConfigureThreads();
                 module = ModelTrainer.CreateModule(zoo, s);
                 ModelTensors.Restore(module, ckpt.Model, ckptPath!);
                 baselineAccuracy = Evaluator.Evaluate(module, splits.Test, splits.Normalization).Accuracy;
+                importanceSeed = ImportanceSeed(ckpt);
             }
             else
             {
@@ -78,20 +92,31 @@ public static class CompressCommand
                 };
                 string baselinePath = target + ".baseline.ckpt";
                 output.Info($"training the {zoo.Name} baseline ({options.Epochs} epochs); checkpoint {baselinePath}");
-                var trained = display.Run(() => new ModelTrainer(zoo, options, splits, progress: display, parallel: parallel).Run(baselinePath));
-                module = trained.Module;
+                // With gradient-importance stages the baseline training accumulates |g| too (kept in its checkpoint).
+                ModelTrainer.ConfigureThreads();
+                module = ModelTrainer.CreateModule(zoo, options.Seed);
+                using var tracker = needsImportance
+                    ? new GradientImportanceTracker(module.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal))
+                    : null;
+                var baselineModule = module;
+                var trained = display.Run(() => new ModelTrainer(zoo, options, splits, tracker is null ? null : [tracker], display, parallel)
+                    .Run(baselinePath, module: baselineModule));
                 baselineAccuracy = trained.TestAccuracy;
+                importanceSeed = ImportanceSeed(trained.Checkpoint);
             }
             output.Info($"baseline test accuracy {baselineAccuracy:P2}; running recipe {plan.Name ?? Path.GetFileName(recipePath)} ({plan.Stages.Count} stages)");
 
-            using var pipeline = new CompressionPipeline(zoo, plan, splits, s, display) { Parallel = parallel };
+            if (needsImportance && importanceSeed is null)
+                output.Info("the checkpoint carries no gradient importance: it accumulates during the recipe's fine-tuning only");
+            using var pipeline = new CompressionPipeline(zoo, plan, splits, s, display, importanceSeed) { Parallel = parallel };
             pipeline.StageStarted += (i, method, epochs) => output.Info($"stage {i + 1}/{plan.Stages.Count}: {method}, {epochs} fine-tuning epochs");
             var stages = display.Run(() => pipeline.Run(module));
             double accuracy = Evaluator.Evaluate(module, splits.Test, splits.Normalization).Accuracy;
 
             var values = SlimExporter.Capture(module);
             var masks = pipeline.Masks();
-            var encoded = CompressedTensorEncoder.Encode(zoo.Graph, values, pipeline.SharedWeights(), masks.Keys.ToList(), pipeline.QuantizedWeights());
+            var encoded = CompressedTensorEncoder.Encode(zoo.Graph, values, pipeline.SharedWeights(),
+                masks.Keys.Concat(pipeline.FrozenParameters()).Distinct().ToList(), pipeline.QuantizedWeights(), pipeline.FixedPointTensors());
             var metadata = ModelMetadata.Describe(zoo, splits.Name, splits.Normalization);
             metadata[SlimMetadataKeys.Method] = $"recipe {plan.Name ?? Path.GetFileNameWithoutExtension(recipePath)}";
             metadata[SlimMetadataKeys.SourceTestAccuracy] = baselineAccuracy.ToString("R", CultureInfo.InvariantCulture);
@@ -136,5 +161,14 @@ public static class CompressCommand
             return ExitCodes.Ok;
         })));
         return cmd;
+    }
+
+    /// <summary>The gradient importance a checkpoint carries (the tracker state saved by a training run with it), or null.</summary>
+    public static IReadOnlyList<HookStateArray>? ImportanceSeed(Checkpoint checkpoint)
+    {
+        const string prefix = "importance/";
+        var state = checkpoint.Extra.Where(a => a.Name.StartsWith(prefix, StringComparison.Ordinal))
+            .Select(a => new HookStateArray(a.Name[prefix.Length..], a.Shape, a.Data)).ToList();
+        return state.Count == 0 ? null : state;
     }
 }

@@ -3,6 +3,8 @@ using SlimNet.Training.Checkpoints;
 using SlimNet.Training.Models;
 using SlimNet.Training.Trainer;
 
+using SlimNet.Compression.Importance;
+
 namespace SlimNet.Cli.Commands;
 
 /// <summary><c>slimnet train</c>: trains a zoo model and writes a checkpoint.</summary>
@@ -24,11 +26,15 @@ public static class TrainCommand
         var outPath = new Option<string?>("--out") { Description = "Checkpoint file to write (default: MODEL.ckpt)" };
         var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from (same options; --epochs is the total)" };
         var stopAfter = new Option<int?>("--stop-after-epoch") { Description = "End the run after this many epochs in total (resume later with --resume)" };
+        var trackImportance = new Option<bool>("--track-importance")
+        {
+            Description = "Accumulate |gradient| of every weight and bias over training and keep it in the checkpoint (for gradient-importance recipes)",
+        };
         var json = CommonOptions.Json();
         var lm = new LanguageModelOptionSet();
         var cmd = new Command("train", "Train a zoo model and write a checkpoint")
         {
-            model, data, epochs, batch, lr, optimizer, schedule, weightDecay, limit, seed, outPath, resume, stopAfter, json,
+            model, data, epochs, batch, lr, optimizer, schedule, weightDecay, limit, seed, outPath, resume, stopAfter, trackImportance, json,
         };
         lm.AddTo(cmd);
         var distributed = new DistributedJob();
@@ -70,8 +76,11 @@ public static class TrainCommand
             var display = new TrainingProgressDisplay(output);
             if (parallel is not null)
                 output.Info($"data-parallel over {parallel.Communicator.Size} MPI ranks, gradients as {parallel.Codec.Name}");
-            var trainer = new ModelTrainer(zoo, options, splits, progress: display, parallel: parallel);
-            var result = display.Run(() => trainer.Run(outFile, resumeFrom, outFile + ".jsonl", stop));
+            ModelTrainer.ConfigureThreads();
+            using var module = ModelTrainer.CreateModule(zoo, options.Seed);
+            using var tracker = parse.GetValue(trackImportance) ? new GradientImportanceTracker(module.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal)) : null;
+            var trainer = new ModelTrainer(zoo, options, splits, tracker is null ? null : [tracker], display, parallel);
+            var result = display.Run(() => trainer.Run(outFile, resumeFrom, outFile + ".jsonl", stop, module));
             int epochsDone = result.Checkpoint.Header["epochs_done"]?.GetValue<int>() ?? 0;
             output.Result(new
             {

@@ -11,7 +11,7 @@ namespace SlimNet.Compression.Importance;
 /// (units: loss per unit of weight, summed over minibatches). Register it before hooks that mask gradients if the raw
 /// gradients should count. Owns its accumulators (outside any dispose scope): dispose it.
 /// </summary>
-public sealed class GradientImportanceTracker : ITrainingHooks, IDisposable
+public sealed class GradientImportanceTracker : ITrainingHooks, ICheckpointedHooks, IDisposable
 {
     private readonly IReadOnlyDictionary<string, Parameter> _parameters;
     private readonly Dictionary<string, Tensor> _sums = new(StringComparer.Ordinal);
@@ -47,6 +47,21 @@ public sealed class GradientImportanceTracker : ITrainingHooks, IDisposable
     {
         using var flat = _sums[name].flatten().contiguous();
         return flat.data<float>().ToArray();
+    }
+
+    /// <summary>
+    /// The accumulated importance of <paramref name="name"/> divided by its mean over the parameter (a copy), so that
+    /// parameters with different gradient scales can be ranked together by their relative importance; all zeros stay zeros.
+    /// </summary>
+    public float[] RelativeImportance(string name)
+    {
+        var a = Importance(name);
+        double mean = 0;
+        foreach (float v in a) mean += v;
+        mean /= Math.Max(1, a.Length);
+        if (mean > 0)
+            for (int i = 0; i < a.Length; i++) a[i] = (float)(a[i] / mean);
+        return a;
     }
 
     /// <summary>Adds |g| of the current gradients (a parameter without a gradient adds nothing).</summary>
@@ -95,6 +110,48 @@ public sealed class GradientImportanceTracker : ITrainingHooks, IDisposable
             _sums[name].copy_(shaped);
         }
         Steps = steps;
+    }
+
+    /// <summary>Checkpoint prefix of the accumulators (default <c>importance</c>).</summary>
+    public string StateKey { get; init; } = "importance";
+
+    /// <summary>Name of the step counter among the checkpointed arrays (not a parameter name: it has no dot and a '#').</summary>
+    public const string StepsStateName = "#steps";
+
+    /// <inheritdoc />
+    public IReadOnlyList<HookStateArray> SaveState() =>
+        Export().Select(s => new HookStateArray(s.Name, s.Shape, s.Values)).Append(HookStateArray.Count(StepsStateName, Steps)).ToList();
+
+    /// <inheritdoc />
+    public void LoadState(IReadOnlyList<HookStateArray> state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var steps = state.FirstOrDefault(s => s.Name == StepsStateName)
+            ?? throw new InvalidOperationException($"importance state lacks '{StepsStateName}'");
+        Import(state.Where(s => s.Name != StepsStateName).Select(s => new ImportanceSnapshot(s.Name, s.Shape, s.Values)), steps.AsCount());
+    }
+
+    /// <summary>
+    /// Adds saved accumulators (e.g. from the baseline training's checkpoint) to the tracked ones that they name;
+    /// names not tracked are ignored, shapes must match. Returns how many parameters were seeded.
+    /// </summary>
+    public int AddFrom(IEnumerable<HookStateArray> state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        int seeded = 0;
+        using var noGrad = torch.no_grad();
+        foreach (var s in state)
+        {
+            if (s.Name == StepsStateName) { Steps += s.AsCount(); continue; }
+            if (!_sums.TryGetValue(s.Name, out var sum)) continue;
+            if (!sum.shape.SequenceEqual(s.Shape) || s.Values.Length != sum.numel())
+                throw new InvalidOperationException($"importance of '{s.Name}' has shape [{string.Join(",", s.Shape)}], the model's is [{string.Join(",", sum.shape)}]");
+            using var values = torch.tensor(s.Values, dtype: ScalarType.Float32);
+            using var shaped = values.reshape(s.Shape);
+            sum.add_(shaped);
+            seeded++;
+        }
+        return seeded;
     }
 
     /// <inheritdoc />

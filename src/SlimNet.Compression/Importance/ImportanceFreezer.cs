@@ -21,7 +21,7 @@ namespace SlimNet.Compression.Importance;
 /// after every step. Register it after the <see cref="GradientImportanceTracker"/> it reads.
 /// </para>
 /// </summary>
-public sealed class ImportanceFreezer : ITrainingHooks, IDisposable
+public sealed class ImportanceFreezer : ITrainingHooks, ICheckpointedHooks, IDisposable
 {
     /// <summary>The width reported by <see cref="BitWidths"/> for elements still free (full-precision float32).</summary>
     public const byte FreeWidth = 32;
@@ -29,8 +29,10 @@ public sealed class ImportanceFreezer : ITrainingHooks, IDisposable
     private readonly GradientImportanceTracker _tracker;
     private readonly IReadOnlyDictionary<string, Parameter> _parameters;
     private readonly Func<int, double> _splitFraction;
+    private readonly List<string> _names;
     private readonly Dictionary<string, bool[]> _frozen = new(StringComparer.Ordinal);
     private readonly Dictionary<string, float[]> _frozenValues = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, short[]> _codes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, float> _scales = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (Tensor Frozen, Tensor FreeMask, Tensor Values)> _tensors = new(StringComparer.Ordinal);
 
@@ -43,7 +45,9 @@ public sealed class ImportanceFreezer : ITrainingHooks, IDisposable
     /// <param name="parameters">The model's parameters by name.</param>
     /// <param name="splitFraction">Share of the still-free elements to freeze at the end of an epoch (a schedule).</param>
     /// <param name="bits">Fixed-point width of frozen elements, 0..16 (0 = pruned to exactly 0).</param>
-    public ImportanceFreezer(GradientImportanceTracker tracker, IReadOnlyDictionary<string, Parameter> parameters, Func<int, double> splitFraction, int bits)
+    /// <param name="names">The parameters to quantize, each tracked by <paramref name="tracker"/> (default: all it tracks).</param>
+    public ImportanceFreezer(GradientImportanceTracker tracker, IReadOnlyDictionary<string, Parameter> parameters, Func<int, double> splitFraction, int bits,
+        IEnumerable<string>? names = null)
     {
         ArgumentNullException.ThrowIfNull(tracker);
         ArgumentNullException.ThrowIfNull(parameters);
@@ -53,20 +57,33 @@ public sealed class ImportanceFreezer : ITrainingHooks, IDisposable
         _parameters = parameters;
         _splitFraction = splitFraction;
         Bits = bits;
-        foreach (var name in tracker.Names)
+        _names = (names ?? tracker.Names).ToList();
+        foreach (var name in _names)
         {
+            if (!tracker.Names.Contains(name)) throw new ArgumentException($"parameter '{name}' is not tracked by the importance tracker", nameof(names));
             if (!parameters.TryGetValue(name, out var p)) throw new ArgumentException($"no parameter named '{name}'", nameof(parameters));
             int n = checked((int)p.numel());
             _frozen[name] = new bool[n];
             _frozenValues[name] = new float[n];
+            _codes[name] = new short[n];
         }
     }
+
+    /// <summary>
+    /// When true, each parameter's importances are divided by their mean before the joint ranking
+    /// (<see cref="GradientImportanceTracker.RelativeImportance"/>; recipe <c>normalize: parameter-mean</c>); when false (default)
+    /// the raw accumulated |gradient| of the whole parameter set is ranked, as in the thesis.
+    /// </summary>
+    public bool RelativePerParameter { get; init; }
 
     /// <summary>Width of the frozen fixed-point values.</summary>
     public int Bits { get; }
 
     /// <summary>The parameters this freezer quantizes.</summary>
-    public IReadOnlyList<string> Names => _tracker.Names;
+    public IReadOnlyList<string> Names => _names;
+
+    /// <summary>Checkpoint prefix of the frozen masks, values and scales (default <c>freezer</c>).</summary>
+    public string StateKey { get; init; } = "freezer";
 
     /// <summary>Which elements of <paramref name="name"/> are frozen, row-major (a copy).</summary>
     public bool[] FrozenMask(string name) => (bool[])_frozen[name].Clone();
@@ -76,6 +93,21 @@ public sealed class ImportanceFreezer : ITrainingHooks, IDisposable
 
     /// <summary>The frozen (dequantized) values of <paramref name="name"/>, row-major; 0 where free (a copy).</summary>
     public float[] FrozenValues(string name) => (float[])_frozenValues[name].Clone();
+
+    /// <summary>
+    /// The stored form of <paramref name="name"/> once every element is frozen: one fixed-point tensor at <see cref="Bits"/>
+    /// (b = 1 at 2 bits) with the tensor's scale (b = 0: CSR with nothing stored); its
+    /// <see cref="Format.SlimTensor.ToDense"/> equals the frozen values exactly. Null while some element is still free.
+    /// </summary>
+    public Format.SlimTensor? StoredTensor(string name)
+    {
+        var frozen = _frozen[name];
+        if (frozen.Length == 0 || frozen.Contains(false)) return null;
+        var shape = _parameters[name].shape.Select(d => checked((int)d)).ToArray();
+        var codes = _codes[name];
+        if (Bits == 0) return Format.SlimTensor.FixedPoint(name, shape, codes, [0f], 1, sparsity: Format.SparseLayout.Csr);
+        return Format.SlimTensor.FixedPoint(name, shape, (short[])codes.Clone(), [_scales[name]], Math.Max(Bits, 2));
+    }
 
     /// <summary>The fixed-point scale of <paramref name="name"/>, or null before it froze anything.</summary>
     public float? Scale(string name) => _scales.TryGetValue(name, out var s) ? s : null;
@@ -94,11 +126,11 @@ public sealed class ImportanceFreezer : ITrainingHooks, IDisposable
     public long Freeze(double fraction, Optim.ParameterOptimizer? optimizer)
     {
         if (!(fraction >= 0 && fraction <= 1)) throw new ArgumentOutOfRangeException(nameof(fraction), $"split fraction {fraction} outside 0..1");
-        var names = _tracker.Names;
+        var names = _names;
         var candidates = new List<(float Importance, int Parameter, int Index)>();
         for (int k = 0; k < names.Count; k++)
         {
-            var importance = _tracker.Importance(names[k]);
+            var importance = (RelativePerParameter ? _tracker.RelativeImportance(names[k]) : _tracker.Importance(names[k]));
             var frozen = _frozen[names[k]];
             for (int i = 0; i < frozen.Length; i++)
                 if (!frozen[i]) candidates.Add((importance[i], k, i));
@@ -125,6 +157,7 @@ public sealed class ImportanceFreezer : ITrainingHooks, IDisposable
             float scale = _scales[name];
             short q = FixedPointQuantizer.QuantizeOne(w[i], scale, Bits);
             _frozenValues[name][i] = (float)(q * (double)scale);
+            _codes[name][i] = q;
             _frozen[name][i] = true;
             touched.Add(k);
         }
@@ -160,7 +193,57 @@ public sealed class ImportanceFreezer : ITrainingHooks, IDisposable
     }
 
     /// <inheritdoc />
-    public void OnEpochEnd(TrainingContext context) => Freeze(_splitFraction(context.Epoch), context.Optimizer);
+    public void OnEpochEnd(TrainingContext context)
+    {
+        if (!_ended) Freeze(_splitFraction(context.Epoch), context.Optimizer);
+    }
+
+    /// <summary>Ends the freezing schedule: in later stages (where the session stays registered) frozen elements stay
+    /// frozen but no more are frozen.</summary>
+    public void OnTrainingEnd(TrainingContext context) => _ended = true;
+
+    private bool _ended;
+
+    /// <inheritdoc />
+    public IReadOnlyList<HookStateArray> SaveState()
+    {
+        var state = new List<HookStateArray>();
+        foreach (var name in _names)
+        {
+            long n = _frozen[name].Length;
+            state.Add(new HookStateArray(name + "#frozen", [n], Array.ConvertAll(_frozen[name], f => f ? 1f : 0f)));
+            state.Add(new HookStateArray(name + "#values", [n], (float[])_frozenValues[name].Clone()));
+            state.Add(new HookStateArray(name + "#scale", [1], [_scales.TryGetValue(name, out var sc) ? sc : float.NaN]));
+        }
+        return state;
+    }
+
+    /// <inheritdoc />
+    public void LoadState(IReadOnlyList<HookStateArray> state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var byName = state.ToDictionary(s => s.Name, StringComparer.Ordinal);
+        HookStateArray Need(string key, int length) =>
+            byName.TryGetValue(key, out var a) && a.Values.Length == length ? a
+                : throw new InvalidOperationException($"freezer state lacks '{key}' with {length} values");
+        foreach (var name in _names)
+        {
+            int n = _frozen[name].Length;
+            var frozen = Need(name + "#frozen", n).Values;
+            var values = Need(name + "#values", n).Values;
+            float scale = Need(name + "#scale", 1).Values[0];
+            for (int i = 0; i < n; i++) _frozen[name][i] = frozen[i] != 0f;
+            values.CopyTo(_frozenValues[name], 0);
+            if (float.IsNaN(scale)) _scales.Remove(name); else _scales[name] = scale;
+            for (int i = 0; i < n; i++)
+                _codes[name][i] = _frozen[name][i] && !float.IsNaN(scale) ? FixedPointQuantizer.QuantizeOne(values[i], scale, Bits) : (short)0;
+            if (_frozen[name].Contains(true))
+            {
+                RebuildTensors(name);
+                RestoreFrozen(name);
+            }
+        }
+    }
 
     private void RestoreFrozen(string name)
     {

@@ -1,4 +1,5 @@
 using SlimNet.Compression.Hooks;
+using SlimNet.Compression.Importance;
 using SlimNet.Compression.Pruning;
 using SlimNet.Compression.Schedules;
 using SlimNet.Compression.Sharing;
@@ -19,11 +20,15 @@ public static class CompressionStageFactory
     /// <param name="stage">The stage definition.</param>
     /// <param name="parameters">The model's parameters by name (model order).</param>
     /// <param name="stepsPerEpoch">Optimizer steps per fine-tuning epoch (schedules are in epochs in the recipe).</param>
-    public static ITrainingHooks CreateSession(RecipeStage stage, IReadOnlyDictionary<string, Parameter> parameters, long stepsPerEpoch) => stage switch
+    /// <param name="importance">The run's importance tracker and earlier sessions (needed by the gradient-importance stages).</param>
+    public static ITrainingHooks CreateSession(RecipeStage stage, IReadOnlyDictionary<string, Parameter> parameters, long stepsPerEpoch,
+        ImportanceRun? importance = null) => stage switch
     {
         PruneStage prune => CreatePruner(prune, parameters, stepsPerEpoch),
         KMeansStage kmeans => CreateWeightSharing(kmeans, parameters),
         LossAwareStage lossAware => CreateLossAwareQuantizer(lossAware, parameters, stepsPerEpoch),
+        ImportanceTrainStage train => CreateFreezer(train, parameters, importance ?? throw new ArgumentNullException(nameof(importance), "importance-train needs the run's importance tracker")),
+        ImportancePostStage post => CreatePostQuantizer(post, parameters, importance ?? throw new ArgumentNullException(nameof(importance), "importance-post needs the run's importance tracker")),
         _ => throw new ArgumentException($"no session for method {stage.Method}", nameof(stage)),
     };
 
@@ -54,7 +59,31 @@ public static class CompressionStageFactory
             selected.Select(name => new Quantization.QuantizedLayer(name, stage.Quantizer, stage.Bits, stage.PerChannel, schedule)));
     }
 
+    /// <summary>The in-training freezer of an importance-train stage (checkpoint key <c>stage{N}.freezer</c>).</summary>
+    public static ImportanceFreezer CreateFreezer(ImportanceTrainStage stage, IReadOnlyDictionary<string, Parameter> parameters, ImportanceRun importance)
+    {
+        ArgumentNullException.ThrowIfNull(importance);
+        var names = stage.Layers.Select(parameters.Keys.ToList(), stage.Source);
+        return new ImportanceFreezer(importance.Tracker, parameters, stage.SplitAt, stage.Bits, names) { StateKey = $"stage{importance.StageNumber}.freezer", RelativePerParameter = stage.Normalize };
+    }
+
+    /// <summary>The post-training quantizer of an importance-post stage; elements frozen by earlier importance-train stages keep their width.</summary>
+    public static PostTrainingQuantizer CreatePostQuantizer(ImportancePostStage stage, IReadOnlyDictionary<string, Parameter> parameters, ImportanceRun importance)
+    {
+        ArgumentNullException.ThrowIfNull(importance);
+        var names = stage.Layers.Select(parameters.Keys.ToList(), stage.Source);
+        return new PostTrainingQuantizer(importance.Tracker, parameters, names, stage.Bits, stage.Clustering, stage.Fractions,
+            importance.EarlierSessions.OfType<ImportanceFreezer>().ToList(), stage.MaxIterations) { RelativePerParameter = stage.Normalize };
+    }
+
     /// <summary>The weight-sharing session for a kmeans stage (clusters at training start, or call <see cref="WeightSharing.Cluster"/>).</summary>
     public static WeightSharing CreateWeightSharing(KMeansStage stage, IReadOnlyDictionary<string, Parameter> parameters) =>
         new(parameters, stage.ResolveBits(parameters.Keys.ToList()), stage.MaxIterations, stage.Update, stage.FineTune?.LearningRate ?? 0.0);
 }
+
+/// <summary>What the gradient-importance stages of a run share: one tracker over all parameters (registered before every
+/// other session, so it sees raw gradients) and the sessions of earlier stages.</summary>
+/// <param name="Tracker">Accumulates |∂L/∂w| over every step of every stage (and may be seeded from the baseline training).</param>
+/// <param name="EarlierSessions">Sessions of the stages before this one, in order.</param>
+/// <param name="StageNumber">1-based number of the stage being created (names its checkpoint state).</param>
+public sealed record ImportanceRun(GradientImportanceTracker Tracker, IReadOnlyList<ITrainingHooks> EarlierSessions, int StageNumber);

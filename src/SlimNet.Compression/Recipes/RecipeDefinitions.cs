@@ -13,6 +13,10 @@ public enum CompressionMethod
     KMeans,
     /// <summary><c>loss-aware</c>: quantized training with shadow weights (LAB, LAT, LAQ and the straight-through baselines), optionally sparsified.</summary>
     LossAware,
+    /// <summary><c>importance-train</c>: in-training gradient-importance quantization (freeze the least important share after each epoch).</summary>
+    ImportanceTrain,
+    /// <summary><c>importance-post</c>: post-training gradient-importance quantization (cluster A, a bit width per cluster).</summary>
+    ImportancePost,
 }
 
 /// <summary>Optimizer of a stage's fine-tuning (YAML <c>fine-tune.optimizer</c>).</summary>
@@ -256,6 +260,55 @@ public sealed record LossAwareStage(string Source, long Line, LayerSelection Lay
 {
     /// <inheritdoc />
     public override CompressionMethod Method => CompressionMethod.LossAware;
+
+    /// <inheritdoc />
+    public override void ValidateAgainst(IReadOnlyList<string> parameterNames) => Layers.Select(parameterNames, Source);
+}
+
+/// <summary>
+/// An <c>importance-train</c> stage: after each fine-tuning epoch e the share <c>SplitAt(e)</c> of the still-free selected
+/// elements with the lowest accumulated |gradient| is quantized to <paramref name="Bits"/> and frozen (Gaopande's
+/// in-training mode).
+/// </summary>
+/// <param name="Source">Recipe file.</param>
+/// <param name="Line">1-based line.</param>
+/// <param name="Layers">Selected parameters (ranked together).</param>
+/// <param name="FineTune">Training during which the freezing happens (required, epochs ≥ 1).</param>
+/// <param name="Split">Split fraction per epoch: one value for every epoch, or a list (epoch e uses entry e; none after the list).</param>
+/// <param name="SplitRepeats">True when <paramref name="Split"/> was a single number (it applies to every epoch).</param>
+/// <param name="Bits">Width of the frozen group, 0..16 (0 = pruned).</param>
+/// <param name="Normalize">Rank each parameter's importance relative to its mean (<c>normalize: parameter-mean</c>) instead of raw.</param>
+public sealed record ImportanceTrainStage(string Source, long Line, LayerSelection Layers, FineTuning? FineTune, IReadOnlyList<double> Split,
+    bool SplitRepeats, int Bits, bool Normalize = false) : RecipeStage(Source, Line, Layers, FineTune)
+{
+    /// <inheritdoc />
+    public override CompressionMethod Method => CompressionMethod.ImportanceTrain;
+
+    /// <inheritdoc />
+    public override void ValidateAgainst(IReadOnlyList<string> parameterNames) => Layers.Select(parameterNames, Source);
+
+    /// <summary>The share of free elements frozen at the end of zero-based epoch <paramref name="epoch"/>.</summary>
+    public double SplitAt(int epoch) => SplitRepeats ? Split[0] : epoch >= 0 && epoch < Split.Count ? Split[epoch] : 0;
+}
+
+/// <summary>
+/// An <c>importance-post</c> stage: at the end of its (optional) fine-tuning, the accumulated importances of all still-free
+/// selected elements are clustered and cluster j is quantized to <c>Bits[j]</c> (least important first; 0 = pruned).
+/// </summary>
+/// <param name="Source">Recipe file.</param>
+/// <param name="Line">1-based line.</param>
+/// <param name="Layers">Selected parameters (clustered together).</param>
+/// <param name="FineTune">Training before the quantization (importance keeps accumulating), or null.</param>
+/// <param name="Bits">Width per cluster, non-decreasing, each 0..16.</param>
+/// <param name="Clustering">kmeans-log or quantile.</param>
+/// <param name="Fractions">Quantile fractions (same count as bits, summing to 1), or null for k-means.</param>
+/// <param name="MaxIterations">k-means Lloyd iteration cap.</param>
+/// <param name="Normalize">Cluster each parameter's importance relative to its mean (<c>normalize: parameter-mean</c>) instead of raw.</param>
+public sealed record ImportancePostStage(string Source, long Line, LayerSelection Layers, FineTuning? FineTune, IReadOnlyList<int> Bits,
+    Importance.ImportanceClusteringKind Clustering, IReadOnlyList<double>? Fractions, int MaxIterations, bool Normalize = false) : RecipeStage(Source, Line, Layers, FineTune)
+{
+    /// <inheritdoc />
+    public override CompressionMethod Method => CompressionMethod.ImportancePost;
 
     /// <inheritdoc />
     public override void ValidateAgainst(IReadOnlyList<string> parameterNames) => Layers.Select(parameterNames, Source);

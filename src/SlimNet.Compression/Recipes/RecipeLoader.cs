@@ -31,6 +31,8 @@ public static class RecipeLoader
         ("bwn", Quantization.WeightProjection.Bwn), ("twn", Quantization.WeightProjection.Twn),
         ("ste-uniform", Quantization.WeightProjection.Uniform),
     ];
+    private static readonly string[] ImportanceTrainKeys = ["split", "bits", "normalize"];
+    private static readonly string[] ImportancePostKeys = ["bits", "clustering", "fractions", "max-iterations", "normalize"];
     private static readonly string[] LayerKeys = ["include", "exclude", "biases"];
     private static readonly string[] FineTuneKeys = ["epochs", "optimizer", "lr", "batch-size", "momentum", "weight-decay", "lr-schedule"];
 
@@ -110,19 +112,101 @@ public static class RecipeLoader
                 "prune" => PruneKeys,
                 "kmeans" => KMeansKeys,
                 "loss-aware" => LossAwareKeys,
-                _ => throw Error(methodNode, $"unknown method '{method}' (expected one of: prune, kmeans, loss-aware)"),
+                "importance-train" => ImportanceTrainKeys,
+                "importance-post" => ImportancePostKeys,
+                _ => throw Error(methodNode, $"unknown method '{method}' (expected one of: prune, kmeans, loss-aware, importance-train, importance-post)"),
             };
             var common = method == "loss-aware" ? CommonStageKeys.Where(k => k != "overrides") : CommonStageKeys;
             CheckKeys(map, common.Concat(specific).ToArray(), $"{what} ({method})");
             var layers = ReadLayers(Required(map, "layers", what));
             FineTuning? fineTune = Get(map, "fine-tune") is { } ft ? ReadFineTune(ft) : null;
+            if (method is "importance-train" or "importance-post" && Get(map, "overrides") is { } io)
+                throw Error(io, $"'{method}' ranks all selected parameters together: it takes no per-layer overrides");
             return method switch
             {
                 "prune" => ReadPrune(map, node, layers, fineTune),
                 "kmeans" => ReadKMeans(map, node, layers, fineTune),
+                "importance-train" => ReadImportanceTrain(map, node, layers, fineTune),
+                "importance-post" => ReadImportancePost(map, node, layers, fineTune),
                 _ => ReadLossAware(map, node, layers, fineTune),
             };
         }
+
+        private ImportanceTrainStage ReadImportanceTrain(YamlMappingNode map, YamlNode node, LayerSelection layers, FineTuning? fineTune)
+        {
+            if (fineTune is null || fineTune.Epochs < 1)
+                throw Error(Get(map, "fine-tune") ?? node, "an importance-train stage freezes after each training epoch: it needs a 'fine-tune' block with epochs >= 1");
+            var splitNode = Required(map, "split", "an importance-train stage");
+            List<double> split;
+            bool repeats = splitNode is YamlScalarNode;
+            if (repeats) split = [Number(splitNode, "split")];
+            else
+            {
+                split = Sequence(splitNode, "split").Select(n => Number(n, "split")).ToList();
+                if (split.Count == 0) throw Error(splitNode, "split is an empty list: give a fraction per epoch, or one number for every epoch");
+                if (split.Count > fineTune.Epochs)
+                    throw Error(splitNode, $"split lists {split.Count} epochs but the stage fine-tunes {fineTune.Epochs}");
+            }
+            foreach (var (f, i) in split.Select((f, i) => (f, i)))
+                if (!(f is >= 0 and <= 1))
+                    throw Error(repeats ? splitNode : ((YamlSequenceNode)splitNode).Children[i], $"split must be in [0, 1] (share of the free elements frozen after an epoch), got {Format(f)}");
+            int bits = 0;
+            if (Get(map, "bits") is { } b)
+            {
+                long v = Integer(b, "bits");
+                if (v is < 0 or > 16) throw Error(b, $"bits must be in [0, 16] (0 = pruned), got {v}");
+                bits = (int)v;
+            }
+            return new ImportanceTrainStage(source, node.Start.Line, layers, fineTune, split, repeats, bits, ReadNormalize(map));
+        }
+
+        private ImportancePostStage ReadImportancePost(YamlMappingNode map, YamlNode node, LayerSelection layers, FineTuning? fineTune)
+        {
+            var bitsNode = Required(map, "bits", "an importance-post stage");
+            var bitNodes = bitsNode is YamlScalarNode ? [bitsNode] : Sequence(bitsNode, "bits").ToList();
+            if (bitNodes.Count == 0) throw Error(bitsNode, "bits is an empty list: give one width per cluster, least important first");
+            if (bitNodes.Count > 16) throw Error(bitsNode, $"bits lists {bitNodes.Count} clusters; at most 16");
+            var bits = new List<int>();
+            foreach (var n in bitNodes)
+            {
+                long v = Integer(n, "bits");
+                if (v is < 0 or > 16) throw Error(n, $"bits must be in [0, 16] (0 = pruned), got {v}");
+                if (bits.Count > 0 && v < bits[^1])
+                    throw Error(n, $"bits must not decrease (clusters go from least to most important): {v} follows {bits[^1]}");
+                bits.Add((int)v);
+            }
+            var clustering = OptionalEnum(map, "clustering", Importance.ImportanceClusteringKind.KMeansLog,
+                ("kmeans-log", Importance.ImportanceClusteringKind.KMeansLog), ("quantile", Importance.ImportanceClusteringKind.Quantile));
+            List<double>? fractions = null;
+            if (Get(map, "fractions") is { } fNode)
+            {
+                if (clustering != Importance.ImportanceClusteringKind.Quantile)
+                    throw Error(fNode, "fractions set the cluster sizes of clustering 'quantile'; k-means finds its own sizes");
+                var fNodes = fNode is YamlScalarNode ? [fNode] : Sequence(fNode, "fractions").ToList();
+                fractions = [];
+                foreach (var n in fNodes)
+                {
+                    double f = Number(n, "fractions");
+                    if (!(f is >= 0 and <= 1)) throw Error(n, $"fractions must be in [0, 1], got {Format(f)}");
+                    fractions.Add(f);
+                }
+                if (fractions.Count != bits.Count) throw Error(fNode, $"fractions has {fractions.Count} entries but bits has {bits.Count}: one fraction per cluster");
+                double sum = fractions.Sum();
+                if (Math.Abs(sum - 1) > 1e-6) throw Error(fNode, $"fractions must sum to 1, got {Format(sum)}");
+            }
+            else if (clustering == Importance.ImportanceClusteringKind.Quantile)
+                throw Error(Get(map, "clustering")!, "clustering 'quantile' needs 'fractions' (one per cluster, summing to 1)");
+            int maxIterations = 100;
+            if (Get(map, "max-iterations") is { } mi)
+            {
+                long v = Integer(mi, "max-iterations");
+                if (v < 1 || v > 100_000) throw Error(mi, $"max-iterations must be in [1, 100000], got {v}");
+                maxIterations = (int)v;
+            }
+            return new ImportancePostStage(source, node.Start.Line, layers, fineTune, bits, clustering, fractions, maxIterations, ReadNormalize(map));
+        }
+
+        private bool ReadNormalize(YamlMappingNode map) => OptionalEnum(map, "normalize", false, ("none", false), ("parameter-mean", true));
 
         private PruneStage ReadPrune(YamlMappingNode map, YamlNode node, LayerSelection layers, FineTuning? fineTune)
         {

@@ -24,9 +24,11 @@ public static class CompressedTensorEncoder
     /// <param name="quantized">Parameters trained quantized (loss-aware stages): their codes and scales, stored in the
     /// smallest of <see cref="QuantizedWeights.StorageCandidates"/> (bit planes, fixed point or codebook, dense or sparse).
     /// They take precedence over weight sharing and pruning.</param>
+    /// <param name="fixedPoint">Fixed-point parameters (gradient-importance quantization) in any stored form; each is re-laid out
+    /// (dense, CSR or relative gaps, Huffman-coded or not) and the smallest form kept, or plain float32 values when smaller.</param>
     public static Dictionary<string, SlimTensor> Encode(ModelGraph graph, IReadOnlyDictionary<string, float[]> values,
         IReadOnlyDictionary<string, SharedWeights> shared, IReadOnlyCollection<string> pruned,
-        IReadOnlyDictionary<string, QuantizedWeights>? quantized = null)
+        IReadOnlyDictionary<string, QuantizedWeights>? quantized = null, IReadOnlyDictionary<string, SlimTensor>? fixedPoint = null)
     {
         var result = new Dictionary<string, SlimTensor>(StringComparer.Ordinal);
         foreach (var (name, shape) in GraphShapes.Parameters(graph))
@@ -38,9 +40,11 @@ public static class CompressedTensorEncoder
                 result[name] = Smallest(graph, q.StorageCandidates());
                 continue;
             }
+            if (fixedPoint is not null && fixedPoint.TryGetValue(name, out var fp))
+                result[name] = Smallest(graph, FixedPointCandidates(name, shape, fp).Concat(SparseIfZeros(Float32Candidates(name, shape, fp.ToDense()), fp)));
             // A shared tensor's values can also be stored as plain floats (exactly the same values): for a tiny
             // tensor such as a 10-element bias that beats a codebook of 2^b floats.
-            if (shared.TryGetValue(name, out var sw))
+            else if (shared.TryGetValue(name, out var sw))
                 result[name] = Smallest(graph, CodebookCandidates(name, shape, sw).Concat(Float32Candidates(name, shape, sw.ToDense())));
             else if (pruned.Contains(name) && values.TryGetValue(name, out var v) && v.Any(x => x == 0f))
                 result[name] = Smallest(graph, Float32Candidates(name, shape, v));
@@ -75,6 +79,39 @@ public static class CompressedTensorEncoder
             yield return SlimTensor.Codebook(name, shape, codes, codebook, bits, SparseLayout.Csr, huffman: huff | HuffmanStreams.RowPointers);
         }
     }
+
+    private static IEnumerable<SlimTensor> FixedPointCandidates(string name, int[] shape, SlimTensor fp)
+    {
+        if (fp.Encoding != ValueEncoding.FixedPoint) throw new ArgumentException($"tensor '{name}' is not fixed point", nameof(fp));
+        var codes = new short[fp.ElementCount];
+        var stored = fp.FixedPointCodes!;
+        var positions = fp.StoredPositions();
+        for (int k = 0; k < positions.Length; k++) codes[positions[k]] = stored[k];
+        var scales = fp.Scales!;
+        int bits = fp.Bits;
+        // Width-0 (pruned) elements are never stored: a tensor given in a sparse layout stays sparse. Zeros that are
+        // rounding results of a nonzero width may be stored densely when that is smaller.
+        if (fp.Sparsity == SparseLayout.Dense)
+        {
+            yield return SlimTensor.FixedPoint(name, shape, codes, scales, bits, fp.FixedPointMode);
+            yield return SlimTensor.FixedPoint(name, shape, codes, scales, bits, fp.FixedPointMode, huffman: HuffmanStreams.Codes);
+        }
+        if (!codes.Any(c => c == 0)) yield break;
+        foreach (var huff in new[] { HuffmanStreams.Codes | HuffmanStreams.Indices, HuffmanStreams.None })
+        {
+            for (int gap = 2; gap <= 10; gap++)
+                yield return SlimTensor.FixedPoint(name, shape, codes, scales, bits, fp.FixedPointMode, SparseLayout.RelativeGaps, gap, huff);
+            var csrHuff = huff == HuffmanStreams.None ? huff : huff | HuffmanStreams.RowPointers;
+            if (huff == HuffmanStreams.None || CanHuffmanCsr(shape))
+                yield return SlimTensor.FixedPoint(name, shape, codes, scales, bits, fp.FixedPointMode, SparseLayout.Csr, huffman: csrHuff);
+        }
+    }
+
+    // Float32 forms of a fixed-point tensor (smaller for tiny biases) keep its pruned elements out of storage too.
+    private static IEnumerable<SlimTensor> SparseIfZeros(IEnumerable<SlimTensor> candidates, SlimTensor fp) =>
+        fp.Sparsity != SparseLayout.Dense ? candidates.Where(t => t.Sparsity != SparseLayout.Dense) : candidates;
+
+    private static bool CanHuffmanCsr(int[] shape) => shape.Skip(1).Aggregate(1L, (a, d) => a * d) < 65_536;
 
     private static IEnumerable<SlimTensor> Float32Candidates(string name, int[] shape, float[] v)
     {

@@ -1,4 +1,5 @@
 using SlimNet.Compression.Hooks;
+using SlimNet.Compression.Importance;
 using SlimNet.Compression.Pruning;
 using SlimNet.Compression.Quantization;
 using SlimNet.Compression.Recipes;
@@ -25,10 +26,21 @@ public sealed class CompressionPipeline : IDisposable
     private readonly int _seed;
     private readonly ITrainingProgress _progress;
     private readonly List<ITrainingHooks> _sessions = new();
+    private readonly IReadOnlyList<HookStateArray>? _importanceSeed;
+    private GradientImportanceTracker? _tracker;
 
     /// <summary>Prepares a run of <paramref name="recipe"/> on <paramref name="model"/>.</summary>
-    public CompressionPipeline(ZooModel model, Recipe recipe, DataSplits data, int seed, ITrainingProgress? progress = null)
+    /// <param name="model">The zoo model.</param>
+    /// <param name="recipe">The stages.</param>
+    /// <param name="data">Training and test data.</param>
+    /// <param name="seed">Seed of the fine-tuning runs.</param>
+    /// <param name="progress">Progress sink.</param>
+    /// <param name="importanceSeed">Importance accumulated before the recipe (the baseline training's tracker state), added to the
+    /// run's tracker when the recipe has gradient-importance stages.</param>
+    public CompressionPipeline(ZooModel model, Recipe recipe, DataSplits data, int seed, ITrainingProgress? progress = null,
+        IReadOnlyList<HookStateArray>? importanceSeed = null)
     {
+        _importanceSeed = importanceSeed;
         _model = model;
         _recipe = recipe;
         _data = data;
@@ -51,6 +63,13 @@ public sealed class CompressionPipeline : IDisposable
         var parameters = module.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
         _recipe.ValidateAgainst(parameters.Keys);
         var reports = new List<StageReport>();
+        if (_recipe.Stages.Any(s => s is ImportanceTrainStage or ImportancePostStage) && _tracker is null)
+        {
+            // One tracker for the whole run, first in the chain so that it sees the raw gradients.
+            _tracker = new GradientImportanceTracker(parameters);
+            if (_importanceSeed is not null) _tracker.AddFrom(_importanceSeed);
+            _sessions.Insert(0, _tracker);
+        }
         for (int i = 0; i < _recipe.Stages.Count; i++)
         {
             var stage = _recipe.Stages[i];
@@ -68,12 +87,16 @@ public sealed class CompressionPipeline : IDisposable
                 Augment = _model.Dataset != DatasetKind.Mnist,
             };
             long stepsPerEpoch = Math.Max(1, (_data.Train.Count + options.BatchSize - 1) / options.BatchSize);
-            _sessions.Add(CompressionStageFactory.CreateSession(stage, parameters, stepsPerEpoch));
+            var importance = _tracker is null ? null : new ImportanceRun(_tracker, _sessions.Where(x => x != _tracker).ToList(), i + 1);
+            if (stage is ImportancePostStage && (ft?.Epochs ?? 0) == 0 && _tracker!.Steps == 0)
+                throw new RecipeException(_recipe.Source, stage.Line,
+                    "importance-post needs accumulated gradients: compress a checkpoint that carries them (train with --track-importance, or --model), or give the stage fine-tune epochs");
+            _sessions.Add(CompressionStageFactory.CreateSession(stage, parameters, stepsPerEpoch, importance));
             string method = stage.Method == CompressionMethod.LossAware ? "loss-aware" : stage.Method.ToString().ToLowerInvariant();
             StageStarted?.Invoke(i, method, options.Epochs);
             var result = new ModelTrainer(_model, options, _data, _sessions, _progress, Parallel).Run(module: module);
             double accuracy = result.Epochs.Count > 0 ? result.TestAccuracy : Evaluator.Evaluate(module, _data.Test, _data.Normalization).Accuracy;
-            reports.Add(new StageReport(i + 1, method, options.Epochs, accuracy, CurrentSparsity()));
+            reports.Add(new StageReport(i + 1, method, options.Epochs, accuracy, CurrentSparsity(parameters)));
         }
         return reports;
     }
@@ -105,9 +128,40 @@ public sealed class CompressionPipeline : IDisposable
         return quantized;
     }
 
-    private Dictionary<string, double> CurrentSparsity()
+    /// <summary>The run's gradient-importance tracker (null when the recipe has no gradient-importance stage).</summary>
+    public GradientImportanceTracker? ImportanceTracker => _tracker;
+
+    /// <summary>The stored fixed-point form of every parameter quantized by an importance-post stage, or frozen whole by an
+    /// importance-train stage (later stages win).</summary>
+    public IReadOnlyDictionary<string, Format.SlimTensor> FixedPointTensors()
+    {
+        var result = new Dictionary<string, Format.SlimTensor>(StringComparer.Ordinal);
+        foreach (var s in _sessions)
+        {
+            if (s is ImportanceFreezer f)
+                foreach (var name in f.Names)
+                {
+                    if (f.StoredTensor(name) is { } t) result[name] = t;
+                }
+            else if (s is PostTrainingQuantizer q)
+                foreach (var (name, t) in q.StoredTensors) result[name] = t;
+        }
+        return result;
+    }
+
+    /// <summary>Parameters an importance-train stage froze elements of (zeros there are pruned weights, stored sparsely).</summary>
+    public IReadOnlyCollection<string> FrozenParameters() =>
+        _sessions.OfType<ImportanceFreezer>().SelectMany(f => f.Names).Distinct(StringComparer.Ordinal).ToList();
+
+    private Dictionary<string, double> CurrentSparsity(IReadOnlyDictionary<string, TorchSharp.Modules.Parameter> parameters)
     {
         var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var name in FrozenParameters().Concat(_sessions.OfType<PostTrainingQuantizer>().SelectMany(q => q.Names)))
+        {
+            var p = parameters[name];
+            using var zeros = p.detach().eq(0).sum();
+            result[name] = (double)zeros.item<long>() / Math.Max(1, p.numel());
+        }
         foreach (var p in _sessions.OfType<Pruner>())
             foreach (var name in p.Masks.Names) result[name] = p.Masks.SparsityOf(name);
         foreach (var q in _sessions.OfType<LossAwareQuantizer>())

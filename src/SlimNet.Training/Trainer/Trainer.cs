@@ -101,6 +101,7 @@ public sealed class ModelTrainer
                 int slash = a.Name.LastIndexOf('/');
                 return (a.Name[..slash], a.Name[(slash + 1)..], torch.tensor(a.Data, a.Shape));
             }).ToList(), steps);
+            LoadHookState(resumeFrom);
         }
 
         _parallel?.Start(module);
@@ -185,6 +186,35 @@ public sealed class ModelTrainer
         return new TrainResult(module, records, testAccuracy, last);
     }
 
+    // Hands each checkpointed session the arrays saved under its key; a session with nothing saved is an error
+    // (the checkpoint was written by a run without it, so resuming would silently start it from scratch).
+    private void LoadHookState(Checkpoint checkpoint)
+    {
+        foreach (var h in _hooks.OfType<ICheckpointedHooks>())
+        {
+            string prefix = h.StateKey + "/";
+            var state = checkpoint.Extra.Where(a => a.Name.StartsWith(prefix, StringComparison.Ordinal))
+                .Select(a => new HookStateArray(a.Name[prefix.Length..], a.Shape, a.Data)).ToList();
+            if (state.Count == 0) throw new CheckpointException($"checkpoint has no state for '{h.StateKey}' (it was written by a run without that method)");
+            try { h.LoadState(state); }
+            catch (InvalidOperationException e) { throw new CheckpointException($"checkpoint state '{h.StateKey}': {e.Message}"); }
+        }
+    }
+
+    /// <summary>The checkpointed state of every <see cref="ICheckpointedHooks"/> session, named <c>{key}/{name}</c>.</summary>
+    /// <exception cref="InvalidOperationException">Two sessions share a state key.</exception>
+    public static List<NamedArray> HookState(IEnumerable<ITrainingHooks> hooks)
+    {
+        var result = new List<NamedArray>();
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var h in hooks.OfType<ICheckpointedHooks>())
+        {
+            if (!keys.Add(h.StateKey)) throw new InvalidOperationException($"two training hooks use the checkpoint state key '{h.StateKey}'");
+            foreach (var a in h.SaveState()) result.Add(new NamedArray($"{h.StateKey}/{a.Name}", a.Shape, a.Values));
+        }
+        return result;
+    }
+
     private ParameterOptimizer CreateOptimizer(GraphModule module)
     {
         var ps = module.named_parameters().Select(p => (p.name, p.parameter)).ToList();
@@ -209,6 +239,7 @@ public sealed class ModelTrainer
             Header = header,
             Model = ModelTensors.Capture(module),
             Optimizer = optimizer.StateTensors().Select(s => ModelTensors.ToArray($"{s.Parameter}/{s.Key}", s.Value)).ToList(),
+            Extra = HookState(_hooks),
         };
     }
 

@@ -24,6 +24,7 @@ public static class SlimNetCommandLine
         root.Add(MpiCheckCommand.Create());
         root.Add(GradSweepCommand.Create());
         root.Add(GenerateCommand.Create());
+        root.Add(LstmSweepCommand.Create());
         return root;
     }
 

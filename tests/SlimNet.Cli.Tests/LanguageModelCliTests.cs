@@ -73,4 +73,32 @@ public class LanguageModelCliTests : IDisposable
         recipe.ValidateAgainst(names);
         Assert.Equal(new[] { "lstm1.weight_ih", "lstm1.weight_hh", "lstm2.weight_ih", "lstm2.weight_hh" }, stage.Layers.Select(names, file));
     }
+
+    [Fact]
+    public void SweepTrainsEachConfigurationOnceAndWritesTheTable()
+    {
+        var data = Write("rhyme.txt", Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("twinkle twinkle little star. ", 200))));
+        var dir = Path.Combine(_dir.FullName, "sweep");
+        var dirRecipes = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!Directory.Exists(Path.Combine(dirRecipes.FullName, "recipes"))) dirRecipes = dirRecipes.Parent!;
+        string[] args = ["lstm-sweep", "--out", dir, "--data", data, "--quantizers", "fp,laq2", "--norms", "none,layer", "--hidden", "8", "--epochs", "1",
+            "--bptt", "10", "--batch-size", "4", "--recipes", Path.Combine(dirRecipes.FullName, "recipes"), "--json"];
+        var r = CliRunner.Run(_dir.FullName, args);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        foreach (var name in new[] { "fp-none", "fp-layer", "laq2-none", "laq2-layer" })
+        {
+            Assert.True(File.Exists(Path.Combine(dir, name + ".json")), name);
+            Assert.True(File.Exists(Path.Combine(dir, name + ".slim")), name);
+        }
+        var table = File.ReadAllText(Path.Combine(dir, "bpc.md"));
+        Assert.Contains("| weights | none | layer | none − best normalized |", table);
+        Assert.Contains("| LAQ2 |", table);
+        Assert.Equal(5, File.ReadAllLines(Path.Combine(dir, "bpc.csv")).Length);
+        // A second run reuses every result (and so is fast and writes the same table).
+        var again = CliRunner.Run(_dir.FullName, args);
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        Assert.Contains("reused", again.Stderr);
+        Assert.Equal(table, File.ReadAllText(Path.Combine(dir, "bpc.md")));
+        AssertOneLineError(CliRunner.Run(_dir.FullName, ["lstm-sweep", "--out", dir, "--quantizers", "fp,laq9"]), "unknown 'laq9'");
+    }
 }

@@ -1,0 +1,163 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using SlimNet.Format.Graph;
+using SlimNet.Training.Models;
+using SlimNet.Training.Trainer;
+
+namespace SlimNet.Cli.Commands;
+
+/// <summary>
+/// <c>slimnet lstm-sweep --out DIR</c>: trains char-lstm full precision and with each loss-aware recipe
+/// (<c>recipes/char-lstm-*.yaml</c>) under each normalization, all with the same options, and writes the test
+/// bits-per-character table <c>DIR/bpc.md</c> (and <c>DIR/bpc.csv</c>). Each configuration's result is kept as
+/// <c>DIR/{quantizer}-{norm}.json</c> (the <c>train --json</c> result) with its checkpoint and .slim file, and an existing
+/// result is reused, so an interrupted sweep continues where it stopped; <c>--table-only</c> writes the table from the
+/// results present. The order puts the acceptance rows first (full precision, LAT and LAQ 2-bit with layer norm and without).
+/// </summary>
+public static class LstmSweepCommand
+{
+    /// <summary>Quantizer names in table order: <c>fp</c> (no recipe) and the recipe suffixes.</summary>
+    public static readonly string[] Quantizers = ["fp", "lab", "late", "laq2", "laq3", "laq4"];
+    /// <summary>Normalization names in table order.</summary>
+    public static readonly string[] Norms = ["none", "batch", "layer", "weight"];
+
+    /// <summary>Creates the command.</summary>
+    public static Command Create()
+    {
+        var outDir = new Option<string>("--out") { Description = "Folder for the results, checkpoints, .slim files and the table (created if missing)", Required = true };
+        var quantizers = new Option<string>("--quantizers") { Description = "Comma-separated: fp, lab, late, laq2, laq3, laq4", DefaultValueFactory = _ => string.Join(",", Quantizers) };
+        var norms = new Option<string>("--norms") { Description = "Comma-separated: none, batch, layer, weight", DefaultValueFactory = _ => string.Join(",", Norms) };
+        var recipes = new Option<string>("--recipes") { Description = "Folder holding char-lstm-{quantizer}.yaml", DefaultValueFactory = _ => "recipes" };
+        var data = new Option<string?>("--data") { Description = "UTF-8 text file (default: the embedded Moby Dick)" };
+        var hidden = new Option<int>("--hidden") { DefaultValueFactory = _ => 128, Description = "Hidden size" };
+        var layers = new Option<int>("--layers") { DefaultValueFactory = _ => 1, Description = "LSTM layers (1 or 2)" };
+        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 2, Description = "Epochs of every configuration" };
+        var streams = new Option<int>("--batch-size") { DefaultValueFactory = _ => 32, Description = "Parallel streams" };
+        var bptt = new Option<int>("--bptt") { DefaultValueFactory = _ => 50, Description = "TBPTT window" };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 3e-3, Description = "Adam learning rate (cosine schedule)" };
+        var clip = new Option<double>("--clip") { DefaultValueFactory = _ => 1.0, Description = "Gradient norm clip" };
+        var limit = new Option<int?>("--limit") { Description = "Train on the first N characters of the training split" };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1, Description = "Seed of every configuration" };
+        var tableOnly = new Option<bool>("--table-only") { Description = "Train nothing: write the table from the results in --out" };
+        var json = CommonOptions.Json();
+        var cmd = new Command("lstm-sweep", "Train char-lstm full precision and quantized (LAB, LAT, LAQ 2/3/4-bit) under each normalization; write a test-BPC table")
+        {
+            outDir, quantizers, norms, recipes, data, hidden, layers, epochs, streams, bptt, lr, clip, limit, seed, tableOnly, json,
+        };
+        cmd.SetAction(parse => ExitCodes.Guard(() =>
+        {
+            var output = new CliOutput(parse.GetValue(json));
+            var qs = Split(parse.GetValue(quantizers)!, Quantizers, "--quantizers");
+            var ns = Split(parse.GetValue(norms)!, Norms, "--norms");
+            string dir = parse.GetValue(outDir)!;
+            Directory.CreateDirectory(dir);
+            var training = new TrainerOptions
+            {
+                Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(streams), LearningRate = parse.GetValue(lr), Optimizer = "adam",
+                Schedule = "cosine", Limit = parse.GetValue(limit), Seed = parse.GetValue(seed),
+            };
+            if (training.Validate() is { } problem) throw new UserInputException(problem);
+            // Acceptance rows first: full precision and LAT/LAQ2 with layer norm and without, then the rest.
+            var order = new List<(string Q, string N)>();
+            foreach (var first in new[] { ("fp", "none"), ("fp", "layer"), ("laq2", "layer"), ("late", "layer"), ("late", "none"), ("laq2", "none") })
+                if (qs.Contains(first.Item1) && ns.Contains(first.Item2)) order.Add(first);
+            foreach (var q in qs)
+                foreach (var n in ns)
+                    if (!order.Contains((q, n))) order.Add((q, n));
+            if (!parse.GetValue(tableOnly))
+            {
+                foreach (var (q, n) in order)
+                {
+                    string resultPath = Path.Combine(dir, $"{q}-{n}.json");
+                    if (File.Exists(resultPath)) { output.Info($"{q}-{n}: result present, reused"); continue; }
+                    string? recipe = q == "fp" ? null : Path.Combine(parse.GetValue(recipes)!, $"char-lstm-{q}.yaml");
+                    var job = new LanguageModelJob(training, parse.GetValue(bptt), parse.GetValue(clip), parse.GetValue(hidden), parse.GetValue(layers),
+                        CharLstmConfig.ParseNormalization(n), recipe);
+                    var started = DateTime.UtcNow;
+                    var outcome = LanguageModelTraining.Train(job, parse.GetValue(data), Path.Combine(dir, $"{q}-{n}.ckpt"), Path.Combine(dir, $"{q}-{n}.slim"),
+                        null, null, output, SilentProgress.Instance);
+                    var r = outcome.Result;
+                    var result = new JsonObject
+                    {
+                        ["model"] = "char-lstm", ["data"] = outcome.Corpus.Name, ["hidden"] = job.Hidden, ["layers"] = job.Layers, ["normalization"] = n,
+                        ["method"] = outcome.Method, ["epochs"] = r.Epochs.Count, ["validation_bpc"] = r.ValidationBpc, ["test_bpc"] = r.TestBpc,
+                        ["slim_bytes"] = outcome.SlimBytes, ["seconds_per_epoch"] = r.Epochs.Count > 0 ? r.Epochs.Average(e => e.Seconds) : 0,
+                        ["seconds"] = (DateTime.UtcNow - started).TotalSeconds,
+                    };
+                    Format.AtomicFile.WriteAllBytes(resultPath, Encoding.UTF8.GetBytes(result.ToJsonString()));
+                    output.Info($"{q}-{n}: test {r.TestBpc:F4} bpc");
+                }
+            }
+            var table = Table(dir, qs, ns);
+            Format.AtomicFile.WriteAllBytes(Path.Combine(dir, "bpc.md"), Encoding.UTF8.GetBytes(table.Markdown));
+            Format.AtomicFile.WriteAllBytes(Path.Combine(dir, "bpc.csv"), Encoding.UTF8.GetBytes(table.Csv));
+            output.Result(new { @out = dir, table = Path.Combine(dir, "bpc.md"), rows = table.Rows },
+                console => console.WriteLine(table.Markdown, Spectre.Console.Style.Plain));
+            return ExitCodes.Ok;
+        }));
+        return cmd;
+    }
+
+    private static List<string> Split(string text, string[] known, string option)
+    {
+        var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
+        if (items.Count == 0) throw new UserInputException($"{option}: empty list");
+        foreach (var i in items)
+            if (!known.Contains(i)) throw new UserInputException($"{option}: unknown '{i}' (expected some of: {string.Join(", ", known)})");
+        return known.Where(items.Contains).ToList();
+    }
+
+    /// <summary>One row of the table: the test BPC of a configuration, or null when it was not run.</summary>
+    public sealed record Row(string Quantizer, string Normalization, double? TestBpc, double? ValidationBpc, long? SlimBytes, double? SecondsPerEpoch);
+
+    /// <summary>The table of test BPC: quantizers as rows, normalizations as columns, with the difference to full precision.</summary>
+    public static (string Markdown, string Csv, List<Row> Rows) Table(string dir, IReadOnlyList<string> qs, IReadOnlyList<string> ns)
+    {
+        var rows = new List<Row>();
+        foreach (var q in qs)
+            foreach (var n in ns)
+            {
+                var path = Path.Combine(dir, $"{q}-{n}.json");
+                if (!File.Exists(path)) { rows.Add(new Row(q, n, null, null, null, null)); continue; }
+                JsonNode? node;
+                try { node = JsonNode.Parse(File.ReadAllText(path)); }
+                catch (JsonException e) { throw new UserInputException($"{path}: not a sweep result: {e.Message}"); }
+                rows.Add(new Row(q, n, node?["test_bpc"]?.GetValue<double>(), node?["validation_bpc"]?.GetValue<double>(),
+                    node?["slim_bytes"]?.GetValue<long?>(), node?["seconds_per_epoch"]?.GetValue<double>()));
+            }
+        double? Bpc(string q, string n) => rows.FirstOrDefault(r => r.Quantizer == q && r.Normalization == n)?.TestBpc;
+        var ci = CultureInfo.InvariantCulture;
+        var md = new StringBuilder();
+        bool gap = ns.Contains("none") && ns.Count > 1;
+        md.Append("| weights | ").Append(string.Join(" | ", ns)).Append(gap ? " | none − best normalized |" : " |")
+          .Append("\n|---|").Append(string.Concat(ns.Select(_ => "---|"))).Append(gap ? "---|" : "").Append('\n');
+        foreach (var q in qs)
+        {
+            md.Append("| ").Append(q == "fp" ? "full precision" : q.ToUpperInvariant().Replace("LATE", "LAT (exact)")).Append(" |");
+            foreach (var n in ns)
+            {
+                var v = Bpc(q, n);
+                var fp = Bpc("fp", n);
+                md.Append(' ').Append(v is null ? "not run" : q != "fp" && fp is not null
+                    ? string.Format(ci, "{0:F3} ({1:+0.000;-0.000})", v, v - fp) : string.Format(ci, "{0:F3}", v)).Append(" |");
+            }
+            if (gap)
+            {
+                var none = Bpc(q, "none");
+                var best = ns.Where(n => n != "none").Select(n => Bpc(q, n)).Where(v => v is not null).Min();
+                md.Append(' ').Append(none is null || best is null ? "–" : string.Format(ci, "{0:+0.000;-0.000}", none - best)).Append(" |");
+            }
+            md.Append('\n');
+        }
+        md.Append("\nTest bits per character; in brackets the difference to full precision with the same normalization");
+        md.Append(gap ? "; last column: unnormalized minus the best normalized result of that row (positive: normalization helps).\n" : ".\n");
+        var csv = new StringBuilder("quantizer,normalization,test_bpc,validation_bpc,slim_bytes,seconds_per_epoch\n");
+        foreach (var r in rows)
+            csv.Append(string.Format(ci, "{0},{1},{2},{3},{4},{5}\n", r.Quantizer, r.Normalization, r.TestBpc?.ToString("R", ci), r.ValidationBpc?.ToString("R", ci),
+                r.SlimBytes, r.SecondsPerEpoch?.ToString("F1", ci)));
+        return (md.ToString(), csv.ToString(), rows);
+    }
+}

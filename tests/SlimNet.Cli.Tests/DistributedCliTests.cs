@@ -150,6 +150,31 @@ public class DistributedCliTests : IDisposable
     }
 
     [Fact]
+    public void CompressRunsDataParallelWithALossAwareStage()
+    {
+        File.WriteAllText(Path.Combine(_dir.FullName, "laq.yaml"), """
+            name: tiny-laq3
+            stages:
+              - method: loss-aware
+                layers: { include: ["fc1", "fc2", "fc3"] }
+                quantizer: laq-linear
+                bits: 3
+                fine-tune: { epochs: 1, optimizer: adam, lr: 0.001, batch-size: 64 }
+            """);
+        var r = Run(2, "compress", "--recipe", "laq.yaml", "--model", "lenet-300-100", "--baseline-epochs", "1", "--limit", "256",
+            "--distributed", "--grad-codec", "q4", "--weight-checksums", "sums", "--out", "m.slim", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(2, doc.RootElement.GetProperty("distributed").GetProperty("ranks").GetInt32());
+        Assert.Equal(6, doc.RootElement.GetProperty("distributed").GetProperty("steps").GetInt64()); // 2 baseline steps (batch 128) + 4 fine-tuning steps (batch 64)
+        Assert.True(File.Exists(Path.Combine(_dir.FullName, "m.slim")));
+        Assert.True(File.Exists(Path.Combine(_dir.FullName, "m.slim.baseline.ckpt")));
+        var rank0 = File.ReadAllLines(Path.Combine(_dir.FullName, "sums", "rank-0.txt"));
+        Assert.Equal(6, rank0.Length);
+        Assert.Equal(rank0, File.ReadAllLines(Path.Combine(_dir.FullName, "sums", "rank-1.txt")));
+    }
+
+    [Fact]
     public void GradSweepWritesTheWeightQuantizerByCodecTable()
     {
         var r = Run(2, "grad-sweep", "--epochs", "1", "--limit", "200", "--batch-size", "64", "--weights", "fp,lab", "--codecs", "fp32,q2-clip", "--out", "sweep", "--json");

@@ -175,6 +175,23 @@ public class DistributedCliTests : IDisposable
     }
 
     [Fact]
+    public void OneRankWithFp32GradientsTrainsExactlyLikeAPlainRun()
+    {
+        var plain = CliRunner.Run(_dir.FullName, "train", "--model", "lenet-300-100", "--epochs", "1", "--limit", "300", "--batch-size", "64", "--out", "plain.ckpt", "--json");
+        Assert.True(plain.ExitCode == 0, plain.Stderr);
+        var one = Run(1, "train", "--model", "lenet-300-100", "--epochs", "1", "--limit", "300", "--batch-size", "64", "--distributed", "--out", "one.ckpt", "--json");
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        using var a = JsonDocument.Parse(plain.Stdout);
+        using var b = JsonDocument.Parse(one.Stdout);
+        Assert.Equal(a.RootElement.GetProperty("test_accuracy").GetDouble(), b.RootElement.GetProperty("test_accuracy").GetDouble());
+        var eval = CliRunner.Run(_dir.FullName, "export", "--checkpoint", "plain.ckpt", "--out", "plain.slim");
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+        eval = CliRunner.Run(_dir.FullName, "export", "--checkpoint", "one.ckpt", "--out", "one.slim");
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_dir.FullName, "plain.slim")), File.ReadAllBytes(Path.Combine(_dir.FullName, "one.slim")));
+    }
+
+    [Fact]
     public void GradSweepWritesTheWeightQuantizerByCodecTable()
     {
         var r = Run(2, "grad-sweep", "--epochs", "1", "--limit", "200", "--batch-size", "64", "--weights", "fp,lab", "--codecs", "fp32,q2-clip", "--out", "sweep", "--json");

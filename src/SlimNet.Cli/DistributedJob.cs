@@ -30,9 +30,16 @@ public sealed class DistributedJob
         Description = "With --distributed: every rank writes 'step crc32' of its weights after every step to DIR/rank-R.txt (a diagnostic)",
     };
 
+    /// <summary><c>--step-timeout SECONDS</c>.</summary>
+    public Option<double?> StepTimeout { get; } = new("--step-timeout")
+    {
+        Description = "With --distributed: a rank whose training step takes longer than this many seconds (e.g. because another rank hangs) ends the job with an error",
+    };
+
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
+        command.Add(StepTimeout);
         command.Add(Distributed);
         command.Add(Codec);
         command.Add(Checksums);
@@ -47,14 +54,18 @@ public sealed class DistributedJob
         bool distributed = parse.GetValue(Distributed);
         string? codecName = parse.GetValue(Codec);
         string? checksums = parse.GetValue(Checksums);
+        double? timeout = parse.GetValue(StepTimeout);
         if (!distributed)
         {
-            if (codecName is not null || checksums is not null)
-                return ExitCodes.Guard(() => throw new UserInputException($"{(codecName is not null ? "--grad-codec" : "--weight-checksums")} needs --distributed"));
+            if (codecName is not null || checksums is not null || timeout is not null)
+                return ExitCodes.Guard(() => throw new UserInputException(
+                    $"{(codecName is not null ? "--grad-codec" : checksums is not null ? "--weight-checksums" : "--step-timeout")} needs --distributed"));
             return body(null);
         }
         GradientCodec codec;
         MpiCommunicator world;
+        if (timeout is { } t && !(t > 0 && double.IsFinite(t)))
+            return ExitCodes.Guard(() => throw new UserInputException($"--step-timeout must be a positive number of seconds, got {t}"));
         try
         {
             codec = codecName is null ? GradientCodec.Fp32 : GradientCodec.Parse(codecName);
@@ -67,7 +78,10 @@ public sealed class DistributedJob
         CliOutput.Silent = !world.IsRoot;
         int code;
         using (var parallel = new DataParallel(world, codec, seed, checksums))
+        {
+            if (timeout is { } seconds) parallel.StartWatchdog(TimeSpan.FromSeconds(seconds));
             code = body(parallel);
+        }
         if (code != ExitCodes.Ok)
         {
             Console.Error.WriteLine($"error: rank {world.Rank} of {world.Size} failed (exit code {code}); ending the whole job");

@@ -106,17 +106,8 @@ public class DistributedCliTests : IDisposable
 
     private void KillRankOneAndWatch(Process p, Task<string> stderr)
     {
-        var sums = Path.Combine(_dir.FullName, "sums", "rank-1.txt");
-        var wait = Stopwatch.StartNew();
-        while (!(File.Exists(sums) && File.ReadAllLines(sums).Length >= 3))
-        {
-            if (p.HasExited) Assert.Fail($"the job ended before the rank could be killed: {stderr.Result}");
-            Assert.True(wait.Elapsed < TimeSpan.FromMinutes(2), "training did not start within 2 minutes");
-            Thread.Sleep(100);
-        }
         // mpirun starts the ranks as its children; OMPI_COMM_WORLD_RANK in a child's environment names its rank.
-        int victim = Directory.GetDirectories("/proc").Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : -1)
-            .Where(pid => pid > 0 && ParentOf(pid) == p.Id && RankOf(pid) == "1").Single();
+        int victim = WaitForRankOne(p, stderr);
         Process.GetProcessById(victim).Kill();
         var killed = Stopwatch.StartNew();
         bool ended = p.WaitForExit(TimeSpan.FromSeconds(60));
@@ -124,6 +115,54 @@ public class DistributedCliTests : IDisposable
         Assert.NotEqual(0, p.ExitCode);
         Assert.Contains("rank 1", stderr.Result);
         Assert.True(killed.Elapsed < TimeSpan.FromSeconds(30), $"the job took {killed.Elapsed.TotalSeconds:F0} s to end");
+    }
+
+    [Fact]
+    public void ARankThatHangsEndsTheJobThroughTheStepTimeout()
+    {
+        using var p = Start(2, "train", "--model", "lenet-300-100", "--epochs", "200", "--limit", "640", "--batch-size", "64", "--distributed",
+            "--step-timeout", "10", "--weight-checksums", "sums", "--out", Path.Combine(_dir.FullName, "m.ckpt"));
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        int victim = -1;
+        try
+        {
+            victim = WaitForRankOne(p, stderr);
+            Signal("STOP", victim); // alive but making no progress: rank 0 waits in the gradient allgather
+            var stopped = Stopwatch.StartNew();
+            bool ended = p.WaitForExit(TimeSpan.FromSeconds(90));
+            Assert.True(ended, "the job was still running 90 s after rank 1 stopped");
+            Assert.NotEqual(0, p.ExitCode);
+            Assert.Contains("error: rank 0 of 2: a training step made no progress for 10 s", stderr.Result);
+            Assert.True(stopped.Elapsed < TimeSpan.FromSeconds(60), $"the job took {stopped.Elapsed.TotalSeconds:F0} s to end");
+        }
+        finally
+        {
+            if (victim > 0) Signal("CONT", victim);
+            if (!p.HasExited) p.Kill(entireProcessTree: true);
+        }
+        _ = stdout.Result;
+    }
+
+    private static void Signal(string signal, int pid)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + signal, pid.ToString() } })!;
+        kill.WaitForExit();
+    }
+
+    /// <summary>Waits until rank 1 has done 3 steps and returns its process id (a child of mpirun with OMPI_COMM_WORLD_RANK=1).</summary>
+    private int WaitForRankOne(Process p, Task<string> stderr)
+    {
+        var sums = Path.Combine(_dir.FullName, "sums", "rank-1.txt");
+        var wait = Stopwatch.StartNew();
+        while (!(File.Exists(sums) && File.ReadAllLines(sums).Length >= 3))
+        {
+            if (p.HasExited) Assert.Fail($"the job ended before the test could act: {stderr.Result}");
+            Assert.True(wait.Elapsed < TimeSpan.FromMinutes(2), "training did not start within 2 minutes");
+            Thread.Sleep(100);
+        }
+        return Directory.GetDirectories("/proc").Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : -1)
+            .Where(pid => pid > 0 && ParentOf(pid) == p.Id && RankOf(pid) == "1").Single();
     }
 
     private static int ParentOf(int pid)
@@ -218,6 +257,8 @@ public class DistributedCliTests : IDisposable
         var r = CliRunner.Run(_dir.FullName, "train", "--model", "lenet-300-100", "--grad-codec", "q2");
         Assert.Equal(2, r.ExitCode);
         Assert.Equal("error: --grad-codec needs --distributed", r.StderrLines.Single());
+        r = CliRunner.Run(_dir.FullName, "train", "--model", "lenet-300-100", "--step-timeout", "5");
+        Assert.Equal("error: --step-timeout needs --distributed", r.StderrLines.Single());
         r = CliRunner.Run(_dir.FullName, "train", "--model", "lenet-300-100", "--distributed", "--grad-codec", "q1");
         Assert.Equal(2, r.ExitCode);
         Assert.StartsWith("error: --grad-codec: gradient codec must be fp32 or qM", r.StderrLines.Single());

@@ -116,6 +116,7 @@ public sealed class DataParallel : IDisposable
     /// <summary>Marks the start of a step (for the compute/communication split).</summary>
     public void StepStarted()
     {
+        Interlocked.Exchange(ref _stepStartTicks, Stopwatch.GetTimestamp());
         _exchangeAtStepStart = ExchangeSeconds;
         _stepClock.Restart();
     }
@@ -156,6 +157,7 @@ public sealed class DataParallel : IDisposable
     /// <summary>Marks the end of a step (after the optimizer and hooks): books its time and, when asked, writes the weight checksum.</summary>
     public void StepDone(long step)
     {
+        Interlocked.Exchange(ref _stepStartTicks, 0);
         _computeSeconds += _stepClock.Elapsed.TotalSeconds - (ExchangeSeconds - _exchangeAtStepStart);
         if (_checksums is not null)
         {
@@ -187,9 +189,34 @@ public sealed class DataParallel : IDisposable
         }
     }
 
-    /// <summary>Closes the checksum file.</summary>
+    /// <summary>
+    /// Watchdog: when a step (forward, backward, gradient exchange, update) of this rank takes longer than
+    /// <paramref name="timeout"/> — typically because another rank hangs and the collective never completes — the
+    /// rank prints one error line and exits with code 1; mpirun then ends every other rank. Off unless started.
+    /// </summary>
+    public void StartWatchdog(TimeSpan timeout)
+    {
+        if (timeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(timeout), "the step timeout must be positive");
+        _watchdog?.Dispose();
+        _watchdog = new Timer(_ =>
+        {
+            long start = Interlocked.Read(ref _stepStartTicks);
+            if (start == 0 || Stopwatch.GetElapsedTime(start) < timeout) return;
+            Console.Error.WriteLine($"error: rank {Communicator.Rank} of {Communicator.Size}: a training step made no progress for " +
+                                    $"{timeout.TotalSeconds:G} s (--step-timeout; another rank may hang); ending the job");
+            Console.Error.Flush();
+            Environment.Exit(1);
+        }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    private long _stepStartTicks;
+    private Timer? _watchdog;
+
+    /// <summary>Stops the watchdog and closes the checksum file.</summary>
     public void Dispose()
     {
+        _watchdog?.Dispose();
+        _watchdog = null;
         _checksums?.Dispose();
         _checksums = null;
     }

@@ -168,6 +168,28 @@ public class SlimCliTests(TinyExportedModel tiny) : IClassFixture<TinyExportedMo
     }
 
     [Fact]
+    public void BenchKernelsTimesEveryLowBitKernelAgainstDense()
+    {
+        // No timing assertions: every kernel and its fp32 dense peer ran, at batch 1 and 64, and the ratio is theirs.
+        var j = Json(CliRunner.Run(tiny.Dir.FullName, "bench", "--kernels", "--shape", "24x100", "--seconds", "0.05", "--json"));
+        Assert.Equal(24, j.GetProperty("rows").GetInt32());
+        var kernels = j.GetProperty("kernels").EnumerateArray().ToArray();
+        Assert.Equal(10, kernels.Length);
+        foreach (string name in new[] { "bit-op W1/A2", "bit-op W2/A2", "sign-mask binary", "sign-mask ternary" })
+            foreach (int batch in new[] { 1, 64 })
+                Assert.Contains(kernels, k => k.GetProperty("kernel").GetString() == name && k.GetProperty("batch").GetInt32() == batch);
+        foreach (var k in kernels)
+        {
+            double t = k.GetProperty("microseconds").GetDouble(), d = k.GetProperty("dense_fp32_microseconds").GetDouble();
+            Assert.True(t > 0 && d > 0);
+            Assert.Equal(d / t, k.GetProperty("speedup").GetDouble(), 1e-9);
+        }
+        AssertOneLineError(CliRunner.Run(tiny.Dir.FullName, "bench", "--kernels", "--shape", "0x5"), "--shape");
+        AssertOneLineError(CliRunner.Run(tiny.Dir.FullName, "bench"), "a .slim file is required");
+        AssertOneLineError(CliRunner.Run(tiny.Dir.FullName, "bench", "--kernels", tiny.Slim), "give no .slim file");
+    }
+
+    [Fact]
     public void FuzzFiveThousandCasesHasNoCrashOrHang()
     {
         var j = Json(CliRunner.Run(tiny.Dir.FullName, "fuzz", "--cases", "5000", "--seed", "11", "--json"));

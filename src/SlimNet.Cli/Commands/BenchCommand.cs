@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using SlimNet.Format;
 using SlimNet.Runtime;
+using SlimNet.Runtime.Benchmarks;
 using SlimNet.Training.Checkpoints;
 using SlimNet.Training.Models;
 using TorchSharp;
@@ -28,16 +29,29 @@ public static class BenchCommand
     /// <summary>Creates the command.</summary>
     public static Command Create()
     {
-        var file = new Argument<string>("file") { Description = "The .slim file" };
+        var file = new Argument<string?>("file") { Description = "The .slim file (not with --kernels)", Arity = ArgumentArity.ZeroOrOne };
+        var kernels = new Option<bool>("--kernels")
+        {
+            Description = "Instead of a model: time the low-bit kernels (LQ bit-op W1/A2, W2/A2, W3/A3; binary and ternary sign-mask) " +
+                          "against the fp32 dense kernel of the same shape, batch 1 and 64, in one run, and print the speed-ups",
+        };
+        var shape = new Option<string>("--shape") { Description = "With --kernels: the layer as OUTxIN", DefaultValueFactory = _ => "1024x1024" };
         var seconds = new Option<double>("--seconds") { Description = "Time spent measuring each case (after warm-up)", DefaultValueFactory = _ => 2.0 };
         var torchThreads = new Option<int>("--torch-threads") { Description = "TorchSharp compute threads (the runtime uses one)", DefaultValueFactory = _ => 1 };
         var json = CommonOptions.Json();
-        var cmd = new Command("bench", "Time the pure C# runtime against TorchSharp on the same model (batch 1 and batch 64)") { file, seconds, torchThreads, json };
+        var cmd = new Command("bench", "Time the pure C# runtime against TorchSharp on the same model (batch 1 and batch 64), or the low-bit kernels against fp32 dense (--kernels)")
+            { file, seconds, torchThreads, kernels, shape, json };
         cmd.SetAction(parse => ExitCodes.Guard(() =>
         {
             var output = new CliOutput(parse.GetValue(json));
             double budget = parse.GetValue(seconds);
             if (!(budget > 0 && budget <= 600)) throw new UserInputException($"--seconds must be in (0, 600], got {budget}");
+            if (parse.GetValue(kernels))
+            {
+                if (parse.GetValue(file) != null) throw new UserInputException("--kernels times synthetic layers: give no .slim file with it");
+                return KernelBench(output, parse.GetValue(shape)!, budget);
+            }
+            if (parse.GetValue(file) == null) throw new UserInputException("a .slim file is required (or --kernels)");
             int threads = parse.GetValue(torchThreads);
             if (threads < 1 || threads > 1024) throw new UserInputException($"--torch-threads must be in 1..1024, got {threads}");
             var slim = SlimModelFile.Open(parse.GetValue(file)!);
@@ -144,6 +158,80 @@ public static class BenchCommand
         }));
         return cmd;
     }
+
+    /// <summary>
+    /// <c>bench --kernels</c>: every low-bit kernel on a random OUT×IN layer next to <c>DenseKernels.Gemm</c> (the runtime's
+    /// fp32 kernel) on the same values as float32, rounds interleaved, fastest round of each; speed-up = dense / kernel.
+    /// </summary>
+    private static int KernelBench(CliOutput output, string shapeText, double budget)
+    {
+        var parts = shapeText.Split('x', 'X');
+        if (parts.Length != 2 || !int.TryParse(parts[0], out int rows) || !int.TryParse(parts[1], out int cols) || rows < 1 || cols < 1
+            || rows > 16384 || cols > 16384)
+            throw new UserInputException($"--shape must be OUTxIN with each in 1..16384, got '{shapeText}'");
+        double each = Math.Max(0.05, budget / 8);
+        var rowsOut = new List<KernelRow>();
+        var cases = new List<Func<KernelRow>>();
+        foreach (int batch in new[] { 1, LargeBatch })
+        {
+            foreach (var (kw, ka) in new[] { (1, 2), (2, 2), (3, 3) })
+                cases.Add(() =>
+                {
+                    var t = KernelBenchmarks.MeasureBitOp(rows, cols, batch, kw, ka, each);
+                    return new KernelRow($"bit-op W{kw}/A{ka}", batch, t.BitOpNanoseconds / 1e3, t.DenseNanoseconds / 1e3, t.BitOpSpeedup,
+                        t.BitOpWithPackingNanoseconds / 1e3, t.WithPackingSpeedup);
+                });
+            foreach (bool binary in new[] { true, false })
+                cases.Add(() =>
+                {
+                    var t = KernelBenchmarks.MeasureSignMask(rows, cols, batch, binary, each);
+                    return new KernelRow(binary ? "sign-mask binary" : "sign-mask ternary", batch, t.SignMaskNanoseconds / 1e3, t.DenseNanoseconds / 1e3,
+                        t.Speedup, null, null);
+                });
+        }
+        RunCommand.Progress(output, $"timing low-bit kernels on {rows}x{cols}", cases.Count, report =>
+        {
+            for (int i = 0; i < cases.Count; i++)
+            {
+                rowsOut.Add(cases[i]());
+                report(i + 1);
+            }
+            return 0;
+        });
+        var result = new
+        {
+            rows,
+            cols,
+            threads = 1,
+            simd = SimdWidth(),
+            dense_kernel = "DenseKernels.Gemm (fp32, 4x4 register tiles from batch 2, 4-row GEMV at batch 1)",
+            kernels = rowsOut.Select(r => new
+            {
+                kernel = r.Kernel, batch = r.Batch, microseconds = r.Microseconds, dense_fp32_microseconds = r.DenseMicroseconds, speedup = r.Speedup,
+                with_quantize_and_pack_microseconds = r.WithPackingMicroseconds, speedup_with_quantize_and_pack = r.WithPackingSpeedup,
+            }).ToArray(),
+        };
+        output.Result(result, console =>
+        {
+            console.MarkupLine($"{rows}x{cols} layer, 1 thread ({Markup.Escape(result.simd)}); fastest of interleaved rounds; speed-up = fp32 dense time / kernel time");
+            var table = new Table().Border(TableBorder.Rounded);
+            table.AddColumn("kernel");
+            table.AddColumn(new TableColumn("batch") { Alignment = Justify.Right });
+            table.AddColumn(new TableColumn("kernel") { Alignment = Justify.Right });
+            table.AddColumn(new TableColumn("fp32 dense") { Alignment = Justify.Right });
+            table.AddColumn(new TableColumn("speed-up") { Alignment = Justify.Right });
+            table.AddColumn(new TableColumn("with quantize + pack") { Alignment = Justify.Right });
+            table.AddColumn(new TableColumn("speed-up (with)") { Alignment = Justify.Right });
+            foreach (var r in rowsOut)
+                table.AddRow(Markup.Escape(r.Kernel), r.Batch.ToString(), $"{r.Microseconds:N1} µs", $"{r.DenseMicroseconds:N1} µs", Ratio(r.Speedup, lowerIsBetter: false),
+                    r.WithPackingMicroseconds is { } p ? $"{p:N1} µs" : "–", r.WithPackingSpeedup is { } s ? Ratio(s, lowerIsBetter: false) : "–");
+            console.Write(table);
+        });
+        return ExitCodes.Ok;
+    }
+
+    private sealed record KernelRow(string Kernel, int Batch, double Microseconds, double DenseMicroseconds, double Speedup,
+        double? WithPackingMicroseconds, double? WithPackingSpeedup);
 
     private static string SimdWidth() =>
         System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "Vector512"

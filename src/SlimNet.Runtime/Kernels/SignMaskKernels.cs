@@ -285,15 +285,33 @@ public static unsafe class SignMaskKernels
     private static void SumSelected<TVec, TOps>(ulong* mask, int words, float* xn, int ld, int vc, ref TVec a0, ref TVec a1, ref TVec a2, ref TVec a3)
         where TVec : struct where TOps : IVectorOps<TVec>
     {
+        // Two set bits per iteration into two sets of accumulators, so each add waits on an add two bits back, not one.
+        TVec b0 = TOps.Zero, b1 = TOps.Zero, b2 = TOps.Zero, b3 = TOps.Zero;
         for (int k = 0; k < words; k++)
-            for (ulong bits = mask[k]; bits != 0; bits &= bits - 1)
+        {
+            ulong bits = mask[k];
+            float* row = xn + (nint)(k << 6) * ld;
+            while (bits != 0)
             {
-                float* r = xn + (nint)((k << 6) + BitOperations.TrailingZeroCount(bits)) * ld;
+                float* r = row + (nint)BitOperations.TrailingZeroCount(bits) * ld;
+                bits &= bits - 1;
                 a0 = TOps.Add(a0, TOps.Load(r));
                 a1 = TOps.Add(a1, TOps.Load(r + vc));
                 a2 = TOps.Add(a2, TOps.Load(r + 2 * vc));
                 a3 = TOps.Add(a3, TOps.Load(r + 3 * vc));
+                if (bits == 0) break;
+                r = row + (nint)BitOperations.TrailingZeroCount(bits) * ld;
+                bits &= bits - 1;
+                b0 = TOps.Add(b0, TOps.Load(r));
+                b1 = TOps.Add(b1, TOps.Load(r + vc));
+                b2 = TOps.Add(b2, TOps.Load(r + 2 * vc));
+                b3 = TOps.Add(b3, TOps.Load(r + 3 * vc));
             }
+        }
+        a0 = TOps.Add(a0, b0);
+        a1 = TOps.Add(a1, b1);
+        a2 = TOps.Add(a2, b2);
+        a3 = TOps.Add(a3, b3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -410,8 +428,9 @@ public static unsafe class SignMaskKernels
             ulong bits = (mask[c >> 6] >> (c & 63)) & 0xFFFF_FFFF;
             var m0 = Vector512.Equals(Vector512.Create((uint)bits) & lanes, lanes).AsSingle();
             var m1 = Vector512.Equals(Vector512.Create((uint)(bits >> 16)) & lanes, lanes).AsSingle();
-            a0 += Vector512.Load(x + c) & m0;
-            a1 += Vector512.Load(x + c + 16) & m1;
+            // ConditionalSelect on a compare result: the JIT emits a masked add (AVX-512 k register), no mask vector.
+            a0 = Vector512.ConditionalSelect(m0, a0 + Vector512.Load(x + c), a0);
+            a1 = Vector512.ConditionalSelect(m1, a1 + Vector512.Load(x + c + 16), a1);
         }
         for (; c + 16 <= cols; c += 16)
             a0 += Vector512.Load(x + c) & Vector512.Equals(Vector512.Create(Bits16(mask, c)) & lanes, lanes).AsSingle();

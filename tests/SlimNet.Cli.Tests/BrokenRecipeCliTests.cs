@@ -31,6 +31,9 @@ public class BrokenRecipeCliTests : IDisposable
         { "importance-bits-17", "stages:\n  - method: importance-post\n    layers: { include: [\"*\"] }\n    bits: [0, 17]\n", ":4: bits must be in [0, 16] (0 = pruned), got 17" },
         { "importance-fractions", "stages:\n  - method: importance-post\n    layers: { include: [\"*\"] }\n    bits: [0, 4]\n    clustering: quantile\n    fractions: [0.5, 0.6]\n", ":6: fractions must sum to 1, got 1.1" },
         { "importance-split", "stages:\n  - method: importance-train\n    layers: { include: [\"*\"] }\n    split: -0.5\n    fine-tune: { epochs: 2, lr: 0.01 }\n", ":4: split must be in [0, 1]" },
+        { "laq-without-bits", "stages:\n  - method: loss-aware\n    quantizer: laq-linear\n    layers:\n      include: [\"fc*.weight\"]\n", ":3: quantizer 'laq-linear' needs 'bits' (2 to 8)" },
+        { "lab-with-sgd", "stages:\n  - method: loss-aware\n    quantizer: lab\n    layers:\n      include: [\"fc*.weight\"]\n    fine-tune: { epochs: 1, lr: 0.1 }\n",
+            ":3: quantizer 'lab' takes its curvature from Adam's second moment: use fine-tune optimizer 'adam'" },
     };
 
     [Theory]

@@ -78,16 +78,17 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
     /// <summary>
     /// Takes the current parameter values, clipped to [−1, 1], as the shadow weights and writes their projection into the
     /// parameters. <paramref name="optimizer"/> must be an <see cref="AdamOptimizer"/> when a loss-aware method is used;
-    /// its second moment is read if it already has one (else d = 1). Later calls do nothing.
+    /// its second moment is read if it already has one (else d = 1). Later calls (a later recipe stage trains with this session
+    /// still registered) only switch to their optimizer; the shadow weights are kept.
     /// </summary>
     public void Start(ParameterOptimizer optimizer)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
-        if (IsStarted) return;
         if (optimizer is not AdamOptimizer && _layers.FirstOrDefault(l => l.Definition.IsLossAware) is { } la)
             throw new InvalidOperationException(
                 $"'{la.Definition.ParameterName}': {la.Definition.Method} takes its curvature from Adam's second moment; train with the Adam optimizer");
         _optimizer = optimizer;
+        if (IsStarted) return; // a later stage's training: keep the shadow weights, take its optimizer
         using var noGrad = torch.no_grad();
         foreach (var layer in _layers)
         {
@@ -200,7 +201,9 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         int n = layer.W.Length;
         int rows = def.PerChannel ? layer.Rows : 1;
         int cols = rows == 0 ? 0 : n / rows;
-        double target = def.Sparsity?.TargetAt(step) ?? 0.0;
+        // The target never falls: a later stage restarts the step count, and its schedule would start again from 0.
+        double target = Math.Max(layer.AppliedSparsity, def.Sparsity?.TargetAt(step) ?? 0.0);
+        layer.AppliedSparsity = target;
         long forced = def.Sparsity is null ? 0 : Pruning.MaskSelection.PruneCount(target, n);
         layer.ForcedZeros = forced;
         bool[]? pruned = forced > 0 ? SmallestImportance(layer.W, layer.D, (int)forced) : null;
@@ -333,6 +336,7 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         public int Levels { get; set; } = 1;
         public bool HasSeed { get; set; }
         public long ForcedZeros { get; set; }
+        public double AppliedSparsity { get; set; }
         public int[] GatherIndex { get; } = [];
         public float[] GatherW { get; } = [];
         public float[] GatherD { get; } = [];

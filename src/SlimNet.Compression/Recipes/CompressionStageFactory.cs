@@ -53,10 +53,9 @@ public static class CompressionStageFactory
     public static Quantization.LossAwareQuantizer CreateLossAwareQuantizer(LossAwareStage stage, IReadOnlyDictionary<string, Parameter> parameters, long stepsPerEpoch)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerEpoch, 1);
-        var selected = stage.Layers.Select(parameters.Keys.ToList(), stage.Source);
-        var schedule = stage.Sparsity is double s ? stage.Schedule.ToSparsitySchedule(s, stepsPerEpoch) : null;
-        return new Quantization.LossAwareQuantizer(parameters,
-            selected.Select(name => new Quantization.QuantizedLayer(name, stage.Quantizer, stage.Bits, stage.PerChannel, schedule)));
+        var resolved = stage.ResolveSparsity(parameters.Keys.ToList());
+        return new Quantization.LossAwareQuantizer(parameters, resolved.Select(r => new Quantization.QuantizedLayer(r.Parameter, stage.Quantizer,
+            stage.Bits, stage.PerChannel, r.Sparsity is double s ? stage.Schedule.ToSparsitySchedule(s, stepsPerEpoch) : null)));
     }
 
     /// <summary>The in-training freezer of an importance-train stage (checkpoint key <c>stage{N}.freezer</c>).</summary>

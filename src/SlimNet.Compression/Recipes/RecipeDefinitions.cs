@@ -255,14 +255,19 @@ public sealed record KMeansStage(string Source, long Line, LayerSelection Layers
 /// <param name="PerChannel">One scale per output channel instead of one per layer.</param>
 /// <param name="Sparsity">Target fraction of weights forced to exactly 0, or null.</param>
 /// <param name="Schedule">When the sparsity target is reached (one-shot, iterative or agp).</param>
+/// <param name="Overrides">Per-layer sparsity targets (the last matching one wins).</param>
 public sealed record LossAwareStage(string Source, long Line, LayerSelection Layers, FineTuning? FineTune, Quantization.WeightProjection Quantizer,
-    int Bits, bool PerChannel, double? Sparsity, ScheduleDefinition Schedule) : RecipeStage(Source, Line, Layers, FineTune)
+    int Bits, bool PerChannel, double? Sparsity, ScheduleDefinition Schedule, IReadOnlyList<PruneOverride> Overrides) : RecipeStage(Source, Line, Layers, FineTune)
 {
     /// <inheritdoc />
     public override CompressionMethod Method => CompressionMethod.LossAware;
 
     /// <inheritdoc />
-    public override void ValidateAgainst(IReadOnlyList<string> parameterNames) => Layers.Select(parameterNames, Source);
+    public override void ValidateAgainst(IReadOnlyList<string> parameterNames) => ResolveSparsity(parameterNames);
+
+    /// <summary>Per selected parameter: its target sparsity after overrides (null: not sparsified).</summary>
+    public IReadOnlyList<(string Parameter, double? Sparsity)> ResolveSparsity(IReadOnlyList<string> parameterNames) =>
+        ResolveOverrides(parameterNames, Overrides, o => o.Layer).Select(kv => (kv.Key, kv.Value?.Sparsity ?? Sparsity)).ToList();
 }
 
 /// <summary>

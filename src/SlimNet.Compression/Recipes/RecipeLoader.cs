@@ -116,8 +116,7 @@ public static class RecipeLoader
                 "importance-post" => ImportancePostKeys,
                 _ => throw Error(methodNode, $"unknown method '{method}' (expected one of: prune, kmeans, loss-aware, importance-train, importance-post)"),
             };
-            var common = method == "loss-aware" ? CommonStageKeys.Where(k => k != "overrides") : CommonStageKeys;
-            CheckKeys(map, common.Concat(specific).ToArray(), $"{what} ({method})");
+            CheckKeys(map, CommonStageKeys.Concat(specific).ToArray(), $"{what} ({method})");
             var layers = ReadLayers(Required(map, "layers", what));
             FineTuning? fineTune = Get(map, "fine-tune") is { } ft ? ReadFineTune(ft) : null;
             if (method is "importance-train" or "importance-post" && Get(map, "overrides") is { } io)
@@ -375,17 +374,30 @@ public static class RecipeLoader
             if (Quantization.LossAwareQuantizer.NeedsCurvature(projection) && fineTune is { Optimizer: not OptimizerKind.Adam })
                 throw Error(quantizerNode, $"quantizer '{quantizerName}' takes its curvature from Adam's second moment: use fine-tune optimizer 'adam'");
             double? sparsity = OptionalSparsity(map, "sparsity");
+            var overrides = new List<PruneOverride>();
+            if (Get(map, "overrides") is { } ov)
+            {
+                foreach (var item in Sequence(ov, "overrides"))
+                {
+                    var m = Mapping(item, "an override");
+                    CheckKeys(m, ["layer", "sparsity"], "a loss-aware override");
+                    var layerNode = Required(m, "layer", "an override");
+                    var pattern = new LayerPattern(Scalar(layerNode, "layer"), layerNode.Start.Line);
+                    double os = OptionalSparsity(m, "sparsity") ?? throw Error(item, $"override for '{pattern.Glob}' sets nothing (expected 'sparsity')");
+                    overrides.Add(new PruneOverride(pattern, os, null, item.Start.Line));
+                }
+            }
             ScheduleDefinition schedule = ScheduleDefinition.OneShotAtStart(node.Start.Line);
             if (Get(map, "schedule") is { } s)
             {
-                if (sparsity is null) throw Error(s, "'schedule' ramps the 'sparsity' target: give the stage a 'sparsity' too");
+                if (sparsity is null && overrides.Count == 0) throw Error(s, "'schedule' ramps the 'sparsity' target: give the stage a 'sparsity' too");
                 schedule = ReadSchedule(s, thresholdMode: false);
                 int epochs = fineTune?.Epochs ?? 0;
-                double lastEvent = schedule.LastEventEpoch(sparsity);
+                double lastEvent = new[] { sparsity }.Concat(overrides.Select(o => o.Sparsity)).OfType<double>().Max(v => schedule.LastEventEpoch(v));
                 if (lastEvent > 0 && lastEvent >= epochs)
                     throw Error(s, $"the schedule sparsifies until epoch {lastEvent.ToString(CultureInfo.InvariantCulture)} but the stage fine-tunes {epochs} epochs");
             }
-            return new LossAwareStage(source, node.Start.Line, layers, fineTune, projection, bits, perChannel, sparsity, schedule);
+            return new LossAwareStage(source, node.Start.Line, layers, fineTune, projection, bits, perChannel, sparsity, schedule, overrides);
         }
 
         private int ReadBits(YamlNode node)

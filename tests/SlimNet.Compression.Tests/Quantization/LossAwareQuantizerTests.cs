@@ -256,7 +256,8 @@ public class LossAwareQuantizerTests
         { Stage + "    quantizer: late\n    schedule: { kind: agp, end: 2 }\n", "recipe.yaml:6: 'schedule' ramps the 'sparsity' target: give the stage a 'sparsity' too" },
         { Stage + "    quantizer: late\n    sparsity: 0.9\n    schedule: { kind: agp, end: 4 }\n    fine-tune: { epochs: 3, optimizer: adam, lr: 0.001 }\n",
             "recipe.yaml:7: the schedule sparsifies until epoch 4 but the stage fine-tunes 3 epochs" },
-        { Stage + "    quantizer: lab\n    overrides:\n      - layer: fc1\n", "recipe.yaml:6: unknown key 'overrides' in stage 1 (loss-aware)" },
+        { Stage + "    quantizer: lab\n    overrides:\n      - layer: fc1\n", "recipe.yaml:7: override for 'fc1' sets nothing (expected 'sparsity')" },
+        { Stage + "    quantizer: lab\n    overrides:\n      - layer: fc1\n        bits: 3\n", "recipe.yaml:8: unknown key 'bits' in a loss-aware override" },
         { Stage + "    quantizer: lab\n    fine-tune: { epochs: 1, optimizer: adam, lr: 0.001, lr-schedule: step }\n", "recipe.yaml:6: lr-schedule must be one of: constant, cosine; got 'step'" },
     };
 
@@ -273,7 +274,8 @@ public class LossAwareQuantizerTests
     public void ARecipeStageBuildsTheQuantizerWithItsSettings()
     {
         var recipe = RecipeLoader.Parse(Stage + "    quantizer: laq-linear\n    bits: 3\n    scales: channel\n    sparsity: 0.5\n" +
-                                        "    schedule: { kind: agp, start: 0, end: 1 }\n    fine-tune: { epochs: 2, optimizer: adam, lr: 0.001, lr-schedule: cosine }\n", "recipe.yaml");
+                                        "    schedule: { kind: agp, start: 0, end: 1 }\n    fine-tune: { epochs: 2, optimizer: adam, lr: 0.001, lr-schedule: cosine }\n" +
+                                        "    overrides:\n      - layer: fc2\n        sparsity: 0.8\n", "recipe.yaml");
         var stage = Assert.IsType<LossAwareStage>(recipe.Stages[0]);
         Assert.Equal("cosine", stage.FineTune!.Schedule);
         using var t = new TinyTraining();
@@ -284,8 +286,53 @@ public class LossAwareQuantizerTests
             Assert.Equal(WeightProjection.LaqLinear, l.Method);
             Assert.Equal(3, l.Bits);
             Assert.True(l.PerChannel);
-            Assert.Equal(0.5, l.Sparsity!.TargetAt(10));
-            Assert.True(l.Sparsity.TargetAt(5) < 0.5);
+            Assert.Equal(l.ParameterName == "fc2.weight" ? 0.8 : 0.5, l.Sparsity!.TargetAt(10));
+            Assert.True(l.Sparsity.TargetAt(5) < l.Sparsity.TargetAt(10));
         });
+    }
+
+    public static IEnumerable<object[]> ShippedRecipes()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "recipes"))) dir = dir.Parent;
+        var folder = Path.Combine(dir?.FullName ?? throw new DirectoryNotFoundException("recipes/ not found"), "recipes", "loss-aware");
+        return Directory.GetFiles(folder, "*.yaml").Order(StringComparer.Ordinal).Select(f => new object[] { f });
+    }
+
+    [Theory]
+    [MemberData(nameof(ShippedRecipes))]
+    public void ShippedLossAwareRecipesLoadAndMatchTheirModel(string path)
+    {
+        string[] names = Path.GetFileName(path) switch
+        {
+            var f when f.StartsWith("mlp-2048x3-bn-") => ["fc1.weight", "fc1.bias", "bn1.weight", "bn1.bias", "fc2.weight", "fc2.bias", "bn2.weight", "bn2.bias",
+                "fc3.weight", "fc3.bias", "bn3.weight", "bn3.bias", "fc4.weight", "fc4.bias"],
+            var f when f.StartsWith("lenet-5-") => ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"],
+            _ => ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"],
+        };
+        var recipe = RecipeLoader.Load(path);
+        recipe.ValidateAgainst(names);
+        Assert.All(recipe.Stages, s => Assert.IsType<LossAwareStage>(s));
+    }
+
+    [Fact]
+    public void ALaterStageKeepsTheShadowWeightsAndTheReachedSparsityAndUsesItsOwnOptimizer()
+    {
+        using var t = new TinyTraining(seed: 13);
+        var schedule = new AgpSchedule(0, 0.5, 0, 3, 1);
+        using var q = new LossAwareQuantizer(t.Parameters, [new QuantizedLayer("fc1.weight", WeightProjection.Lab, Sparsity: schedule)]);
+        using (var first = new AdamOptimizer(t.Named, 0.02)) t.Train(first, [q], epochs: 1, stepsPerEpoch: 5);
+        long reached = q.ForcedZeros("fc1.weight");
+        Assert.Equal(MaskSelection.PruneCount(0.5, 120), reached);
+        float[] shadow = q.ShadowWeights("fc1.weight");
+        using var second = new AdamOptimizer(t.Named, 0.02);
+        var context = new TrainingContext(t.Model, second, 1, 1);
+        q.OnTrainingStart(context);
+        Assert.Equal(shadow, q.ShadowWeights("fc1.weight"));
+        t.Train(second, [q], epochs: 1, stepsPerEpoch: 2);
+        Assert.Equal(reached, q.ForcedZeros("fc1.weight"));
+        // d now comes from the second optimizer's moments.
+        using var vHat = second.SecondMomentCorrected("fc1.weight")!;
+        Assert.Equal(TinyTraining.Values(vHat.sqrt().add(second.Epsilon)), q.LastCurvature("fc1.weight"));
     }
 }

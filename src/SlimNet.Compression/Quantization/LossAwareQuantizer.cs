@@ -41,7 +41,8 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
                 throw new ArgumentException($"no parameter named '{layer.ParameterName}'", nameof(layers));
             if (_layers.Any(l => l.Definition.ParameterName == layer.ParameterName))
                 throw new ArgumentException($"parameter '{layer.ParameterName}' is listed twice", nameof(layers));
-            if (p.dtype != ScalarType.Float32) throw new ArgumentException($"'{layer.ParameterName}' is not float32", nameof(layers));
+            if (p.dtype != ScalarType.Float32 || !p.is_contiguous() || p.device_type != DeviceType.CPU)
+                throw new ArgumentException($"'{layer.ParameterName}' is not a contiguous float32 CPU tensor", nameof(layers));
             if (FormOf(layer.Method) is QuantizedForm.Linear or QuantizedForm.Logarithmic && layer.Bits is < 2 or > 8)
                 throw new ArgumentOutOfRangeException(nameof(layers), layer.Bits, $"bits of '{layer.ParameterName}' must be in 2..8");
             if (layer.Method == WeightProjection.LaqLog && layer.PerChannel)
@@ -195,7 +196,7 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
     private void Project(LayerState layer, long step)
     {
         var def = layer.Definition;
-        using (var flat = layer.Parameter.detach().view(-1)) flat.data<float>().CopyTo(layer.W);
+        FloatStorage(layer.Parameter).CopyTo(layer.W);
         ReadCurvature(layer);
 
         int n = layer.W.Length;
@@ -245,7 +246,7 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
             layer.Levels, layer.Codes, layer.Scales, layer.NegativeScales);
         stored.Decode(layer.WHat);
         layer.HasSeed = true;
-        using (var flat = layer.Parameter.detach().view(-1)) flat.data<float>().CopyFrom(layer.WHat);
+        layer.WHat.CopyTo(FloatStorage(layer.Parameter));
     }
 
     private static ProjectionResult ProjectUnit(QuantizedLayer def, ReadOnlySpan<float> w, ReadOnlySpan<float> d, ReadOnlySpan<float> seed,
@@ -267,8 +268,16 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
             return;
         }
         double eps = ((AdamOptimizer)_optimizer!).Epsilon;
-        var d = vHat.sqrt_().add_(eps).contiguous().view(-1);
-        d.data<float>().CopyTo(layer.D);
+        var d = vHat.sqrt_().add_(eps).contiguous();
+        FloatStorage(d).CopyTo(layer.D);
+    }
+
+    // TensorAccessor copies element by element (about 1 µs per float here); a contiguous float32 tensor's storage is one span.
+    private static Span<float> FloatStorage(Tensor t)
+    {
+        if (t.dtype != ScalarType.Float32 || !t.is_contiguous() || t.device_type != DeviceType.CPU)
+            throw new InvalidOperationException("expected a contiguous float32 CPU tensor");
+        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.bytes);
     }
 
     /// <summary>Flags the <paramref name="count"/> weights of smallest d·w² (ties: lower index first), as <see cref="Pruning.MaskSelection.KeepFlags"/> ranks.</summary>
@@ -276,7 +285,11 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
     {
         int n = w.Length;
         var importance = new float[n];
-        for (int i = 0; i < n; i++) importance[i] = d[i] * w[i] * w[i];
+        for (int i = 0; i < n; i++)
+        {
+            float v = d[i] * w[i] * w[i];
+            importance[i] = v > 0 ? v : 0f; // −0 and NaN rank as 0 (the bit-pattern select needs non-negative values)
+        }
         var pruned = new bool[n];
         if (count <= 0) return pruned;
         if (count >= n)
@@ -284,15 +297,34 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
             Array.Fill(pruned, true);
             return pruned;
         }
-        var sorted = (float[])importance.Clone();
-        Array.Sort(sorted);
-        float threshold = sorted[count - 1];
+        float threshold = KthSmallest(importance, count - 1);
         int taken = 0;
         for (int i = 0; i < n; i++)
             if (importance[i] < threshold) { pruned[i] = true; taken++; }
         for (int i = 0; i < n && taken < count; i++)
             if (importance[i] == threshold) { pruned[i] = true; taken++; }
         return pruned;
+    }
+
+    /// <summary>
+    /// The value of rank <paramref name="rank"/> (0-based, ascending) among non-negative, non-NaN floats, in O(n): a radix
+    /// select on the IEEE bit patterns (monotone for non-negative floats), high 16 bits then low 16 bits.
+    /// </summary>
+    private static float KthSmallest(float[] values, int rank)
+    {
+        var counts = new int[1 << 16];
+        foreach (float v in values) counts[BitConverter.SingleToUInt32Bits(v) >> 16]++;
+        int high = 0;
+        while (rank >= counts[high]) rank -= counts[high++];
+        Array.Clear(counts);
+        foreach (float v in values)
+        {
+            uint bits = BitConverter.SingleToUInt32Bits(v);
+            if (bits >> 16 == (uint)high) counts[bits & 0xFFFF]++;
+        }
+        int low = 0;
+        while (rank >= counts[low]) rank -= counts[low++];
+        return BitConverter.UInt32BitsToSingle(((uint)high << 16) | (uint)low);
     }
 
     private sealed class LayerState

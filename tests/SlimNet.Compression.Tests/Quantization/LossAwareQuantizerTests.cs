@@ -168,11 +168,13 @@ public class LossAwareQuantizerTests
     [InlineData(2, 1000, 999)]
     [InlineData(3, 17, 0)]
     [InlineData(4, 64, 64)]
+    [InlineData(5, 50000, 47500)]
+    [InlineData(6, 1, 1)]
     public void SmallestImportanceRanksAsMaskSelectionWithTies(int seed, int n, int count)
     {
         var rng = new Random(seed);
-        // Few distinct values so that ties are common.
-        var w = Enumerable.Range(0, n).Select(_ => (float)(rng.Next(-4, 5) / 4.0)).ToArray();
+        // Few distinct values so that ties are common; continuous values spanning many exponents for the large case.
+        var w = Enumerable.Range(0, n).Select(_ => n > 10000 ? (float)((rng.NextDouble() - 0.5) * Math.Pow(10, -rng.Next(0, 8))) : (float)(rng.Next(-4, 5) / 4.0)).ToArray();
         var d = Enumerable.Range(0, n).Select(_ => rng.Next(2) == 0 ? 1f : 2f).ToArray();
         var importance = w.Select((v, i) => d[i] * v * v).ToArray();
         bool[] keep = MaskSelection.KeepFlags(importance, [], count);

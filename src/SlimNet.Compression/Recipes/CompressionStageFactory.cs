@@ -16,7 +16,8 @@ namespace SlimNet.Compression.Recipes;
 /// </summary>
 public static class CompressionStageFactory
 {
-    /// <summary>The session for <paramref name="stage"/>: a <see cref="Pruner"/> or a <see cref="WeightSharing"/> (both <see cref="IDisposable"/>).</summary>
+    /// <summary>The session for <paramref name="stage"/>: a <see cref="Pruner"/>, a <see cref="WeightSharing"/> or a
+    /// <see cref="Quantization.LossAwareQuantizer"/> (all <see cref="IDisposable"/>).</summary>
     /// <param name="stage">The stage definition.</param>
     /// <param name="parameters">The model's parameters by name (model order).</param>
     /// <param name="stepsPerEpoch">Optimizer steps per fine-tuning epoch (schedules are in epochs in the recipe).</param>

@@ -28,6 +28,8 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
     private readonly IReadOnlyDictionary<string, Parameter> _parameters;
     private readonly List<LayerState> _layers = new();
     private ParameterOptimizer? _optimizer;
+    // Clip bounds as long-lived scalars: an implicit Scalar per call can be finalized while libtorch still reads it.
+    private readonly Scalar _lower = (-1.0).ToScalar(), _upper = 1.0.ToScalar();
 
     /// <summary>Creates the session; nothing changes until <see cref="Start"/> (or <see cref="OnTrainingStart"/>).</summary>
     /// <param name="parameters">The model's parameters by name.</param>
@@ -93,7 +95,7 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         using var noGrad = torch.no_grad();
         foreach (var layer in _layers)
         {
-            layer.Parameter.clamp_(-1, 1);
+            layer.Parameter.clamp_(_lower, _upper);
             layer.Shadow = layer.Parameter.detach().clone().DetachFromDisposeScope();
             Project(layer, step: optimizer.StepCount);
         }
@@ -119,7 +121,7 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         using var noGrad = torch.no_grad();
         foreach (var layer in _layers)
         {
-            layer.Parameter.clamp_(-1, 1);
+            layer.Parameter.clamp_(_lower, _upper);
             layer.Shadow!.copy_(layer.Parameter);
             Project(layer, step ?? _optimizer!.StepCount);
         }
@@ -175,6 +177,8 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        _lower.Dispose();
+        _upper.Dispose();
         foreach (var l in _layers)
         {
             l.Shadow?.Dispose();
@@ -207,7 +211,12 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         layer.AppliedSparsity = target;
         long forced = def.Sparsity is null ? 0 : Pruning.MaskSelection.PruneCount(target, n);
         layer.ForcedZeros = forced;
-        bool[]? pruned = forced > 0 ? SmallestImportance(layer.W, layer.D, (int)forced) : null;
+        bool[]? pruned = null;
+        if (forced > 0)
+        {
+            SmallestImportance(layer.W, layer.D, (int)forced, layer.Importance, layer.Pruned, layer.Counts);
+            pruned = layer.Pruned;
+        }
 
         var form = FormOf(def.Method);
         for (int r = 0; r < rows; r++)
@@ -260,16 +269,23 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
     private void ReadCurvature(LayerState layer)
     {
         if (!layer.Definition.IsLossAware) return; // d stays 1: the baselines ignore it, sparsification ranks by w²
-        using var scope = NewDisposeScope();
-        var vHat = (_optimizer as AdamOptimizer)?.SecondMomentCorrected(layer.Definition.ParameterName);
-        if (vHat is null)
+        var adam = _optimizer as AdamOptimizer;
+        var v = adam?.TryGetState(layer.Definition.ParameterName, "exp_avg_sq");
+        if (adam is null || v is null || adam.StepCount == 0)
         {
             Array.Fill(layer.D, 1f);
             return;
         }
-        double eps = ((AdamOptimizer)_optimizer!).Epsilon;
-        var d = vHat.sqrt_().add_(eps).contiguous();
-        FloatStorage(d).CopyTo(layer.D);
+        // The same operations as AdamOptimizer.SecondMomentCorrected, with scalars held alive until the native calls
+        // return (an implicit Scalar can be finalized while libtorch still reads it).
+        using var correction = (1 - Math.Pow(adam.Beta2, adam.StepCount)).ToScalar();
+        using var epsilon = adam.Epsilon.ToScalar();
+        using var d = v.div(correction);
+        d.sqrt_().add_(epsilon);
+        using var contiguous = d.contiguous();
+        FloatStorage(contiguous).CopyTo(layer.D);
+        GC.KeepAlive(correction);
+        GC.KeepAlive(epsilon);
     }
 
     // TensorAccessor copies element by element (about 1 µs per float here); a contiguous float32 tensor's storage is one span.
@@ -283,36 +299,42 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
     /// <summary>Flags the <paramref name="count"/> weights of smallest d·w² (ties: lower index first), as <see cref="Pruning.MaskSelection.KeepFlags"/> ranks.</summary>
     public static bool[] SmallestImportance(float[] w, float[] d, int count)
     {
+        var pruned = new bool[w.Length];
+        SmallestImportance(w, d, count, new float[w.Length], pruned, new int[1 << 16]);
+        return pruned;
+    }
+
+    // Allocation-free core (buffers of the layer): importance scratch, the flags, 2^16 histogram counts.
+    private static void SmallestImportance(float[] w, float[] d, int count, float[] importance, bool[] pruned, int[] counts)
+    {
         int n = w.Length;
-        var importance = new float[n];
+        Array.Clear(pruned);
         for (int i = 0; i < n; i++)
         {
             float v = d[i] * w[i] * w[i];
             importance[i] = v > 0 ? v : 0f; // −0 and NaN rank as 0 (the bit-pattern select needs non-negative values)
         }
-        var pruned = new bool[n];
-        if (count <= 0) return pruned;
+        if (count <= 0) return;
         if (count >= n)
         {
             Array.Fill(pruned, true);
-            return pruned;
+            return;
         }
-        float threshold = KthSmallest(importance, count - 1);
+        float threshold = KthSmallest(importance, count - 1, counts);
         int taken = 0;
         for (int i = 0; i < n; i++)
             if (importance[i] < threshold) { pruned[i] = true; taken++; }
         for (int i = 0; i < n && taken < count; i++)
             if (importance[i] == threshold) { pruned[i] = true; taken++; }
-        return pruned;
     }
 
     /// <summary>
     /// The value of rank <paramref name="rank"/> (0-based, ascending) among non-negative, non-NaN floats, in O(n): a radix
     /// select on the IEEE bit patterns (monotone for non-negative floats), high 16 bits then low 16 bits.
     /// </summary>
-    private static float KthSmallest(float[] values, int rank)
+    private static float KthSmallest(float[] values, int rank, int[] counts)
     {
-        var counts = new int[1 << 16];
+        Array.Clear(counts);
         foreach (float v in values) counts[BitConverter.SingleToUInt32Bits(v) >> 16]++;
         int high = 0;
         while (rank >= counts[high]) rank -= counts[high++];
@@ -351,6 +373,9 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
                 GatherD = new float[n];
                 GatherSeed = new float[n];
                 GatherCodes = new sbyte[n];
+                Importance = new float[n];
+                Pruned = new bool[n];
+                Counts = new int[1 << 16];
             }
         }
 
@@ -374,5 +399,8 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         public float[] GatherD { get; } = [];
         public float[] GatherSeed { get; } = [];
         public sbyte[] GatherCodes { get; } = [];
+        public float[] Importance { get; } = [];
+        public bool[] Pruned { get; } = [];
+        public int[] Counts { get; } = [];
     }
 }

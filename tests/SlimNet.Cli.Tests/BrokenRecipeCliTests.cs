@@ -14,6 +14,7 @@ public class BrokenRecipeCliTests : IDisposable
 
     private const string Prune = "stages:\n  - method: prune\n    layers:\n      include: [\"fc*.weight\"]\n";
     private const string KMeans = "stages:\n  - method: kmeans\n    layers:\n      include: [\"fc*.weight\"]\n";
+    private const string Lq = "stages:\n  - method: lq-nets\n    layers:\n      include: [\"fc*.weight\"]\n";
 
     public static TheoryData<string, string, string> Recipes => new()
     {
@@ -34,6 +35,10 @@ public class BrokenRecipeCliTests : IDisposable
         { "laq-without-bits", "stages:\n  - method: loss-aware\n    quantizer: laq-linear\n    layers:\n      include: [\"fc*.weight\"]\n", ":3: quantizer 'laq-linear' needs 'bits' (2 to 8)" },
         { "lab-with-sgd", "stages:\n  - method: loss-aware\n    quantizer: lab\n    layers:\n      include: [\"fc*.weight\"]\n    fine-tune: { epochs: 1, lr: 0.1 }\n",
             ":3: quantizer 'lab' takes its curvature from Adam's second moment: use fine-tune optimizer 'adam'" },
+        { "lq-weight-bits-5", Lq + "    weight-bits: 5\n    activation-bits: 2\n", ":5: weight-bits must be 1, 2, 3, 4 or 32 (full precision), got 5" },
+        { "lq-activation-bits-text", Lq + "    weight-bits: 2\n    activation-bits: lots\n", ":6: activation-bits must be an integer, got 'lots'" },
+        { "lq-only-first-and-last", Lq.Replace("fc*.weight", "fc1") + "    weight-bits: 2\n    activation-bits: 2\n", ":2: the lq-nets stage selects no Linear or Conv2d weight to quantize" },
+        { "lq-negative-input", Lq + "    weight-bits: 2\n    activation-bits: 2\n    quantize-first-last: true\n", ":2: layer 'fc1' gets its input from the network input, which can be negative" },
     };
 
     [Theory]

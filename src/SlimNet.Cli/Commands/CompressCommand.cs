@@ -65,6 +65,7 @@ public static class CompressCommand
                 : File.Exists(ckptPath) ? Checkpoint.Load(ckptPath) : throw new UserInputException($"--checkpoint {ckptPath}: no such file");
             var zoo = TrainCommand.ResolveModel(ckpt?.ModelName ?? modelName!);
             plan.ValidateAgainst(GraphShapes.Parameters(zoo.Graph).Select(p => p.Name).Where(n => !SlimExporter.IsStatistic(n)));
+            CompressionPipeline.Validate(zoo, plan);
             var splits = CommonOptions.LoadData(zoo, parse.GetValue(data), parse.GetValue(limit));
             int s = parse.GetValue(seed);
             var display = new TrainingProgressDisplay(output);
@@ -116,12 +117,12 @@ public static class CompressCommand
             var values = SlimExporter.Capture(module);
             var masks = pipeline.Masks();
             var encoded = CompressedTensorEncoder.Encode(zoo.Graph, values, pipeline.SharedWeights(),
-                masks.Keys.Concat(pipeline.FrozenParameters()).Distinct().ToList(), pipeline.QuantizedWeights(), pipeline.FixedPointTensors());
+                masks.Keys.Concat(pipeline.FrozenParameters()).Distinct().ToList(), pipeline.QuantizedWeights(), pipeline.FixedPointTensors(), pipeline.LqWeights());
             var metadata = ModelMetadata.Describe(zoo, splits.Name, splits.Normalization);
             metadata[SlimMetadataKeys.Method] = $"recipe {plan.Name ?? Path.GetFileNameWithoutExtension(recipePath)}";
             metadata[SlimMetadataKeys.SourceTestAccuracy] = baselineAccuracy.ToString("R", CultureInfo.InvariantCulture);
             metadata["test_accuracy"] = accuracy.ToString("R", CultureInfo.InvariantCulture);
-            var slim = SlimExporter.Export(zoo.Graph, values, new SlimExportOptions { Encoded = encoded, Metadata = metadata });
+            var slim = SlimExporter.Export(pipeline.ExportGraph(zoo.Graph), values, new SlimExportOptions { Encoded = encoded, Metadata = metadata });
             // Data-parallel: every rank holds the same model; only rank 0 writes the file (the others measure its size in memory).
             var report = parallel is { IsRoot: false } ? SlimSizeReport.FromBytes(SlimWriter.ToBytes(slim)) : SlimWriter.Write(slim, target);
             long dense = 4 * GraphShapes.TrainableParameterCount(zoo.Graph);

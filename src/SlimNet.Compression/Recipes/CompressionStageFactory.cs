@@ -1,5 +1,6 @@
 using SlimNet.Compression.Hooks;
 using SlimNet.Compression.Importance;
+using SlimNet.Compression.LqNets;
 using SlimNet.Compression.Pruning;
 using SlimNet.Compression.Schedules;
 using SlimNet.Compression.Sharing;
@@ -16,8 +17,8 @@ namespace SlimNet.Compression.Recipes;
 /// </summary>
 public static class CompressionStageFactory
 {
-    /// <summary>The session for <paramref name="stage"/>: a <see cref="Pruner"/>, a <see cref="WeightSharing"/> or a
-    /// <see cref="Quantization.LossAwareQuantizer"/> (all <see cref="IDisposable"/>).</summary>
+    /// <summary>The session for <paramref name="stage"/>: a <see cref="Pruner"/>, a <see cref="WeightSharing"/>, a
+    /// <see cref="Quantization.LossAwareQuantizer"/> or an <see cref="LqNetsSession"/> (all <see cref="IDisposable"/>).</summary>
     /// <param name="stage">The stage definition.</param>
     /// <param name="parameters">The model's parameters by name (model order).</param>
     /// <param name="stepsPerEpoch">Optimizer steps per fine-tuning epoch (schedules are in epochs in the recipe).</param>
@@ -30,6 +31,7 @@ public static class CompressionStageFactory
         LossAwareStage lossAware => CreateLossAwareQuantizer(lossAware, parameters, stepsPerEpoch),
         ImportanceTrainStage train => CreateFreezer(train, parameters, importance ?? throw new ArgumentNullException(nameof(importance), "importance-train needs the run's importance tracker")),
         ImportancePostStage post => CreatePostQuantizer(post, parameters, importance ?? throw new ArgumentNullException(nameof(importance), "importance-post needs the run's importance tracker")),
+        LqNetsStage lq => CreateLqNets(lq, parameters),
         _ => throw new ArgumentException($"no session for method {stage.Method}", nameof(stage)),
     };
 
@@ -79,6 +81,13 @@ public static class CompressionStageFactory
     /// <summary>The weight-sharing session for a kmeans stage (clusters at training start, or call <see cref="WeightSharing.Cluster"/>).</summary>
     public static WeightSharing CreateWeightSharing(KMeansStage stage, IReadOnlyDictionary<string, Parameter> parameters) =>
         new(parameters, stage.ResolveBits(parameters.Keys.ToList()), stage.MaxIterations, stage.Update, stage.FineTune?.LearningRate ?? 0.0);
+
+    /// <summary>
+    /// The LQ-Nets session for an lq-nets stage (see <see cref="LqNetsStage.Resolve"/>). Its
+    /// <see cref="LqNetsSession.InputQuantizers"/> must be applied to the inputs of their nodes by the network.
+    /// </summary>
+    public static LqNetsSession CreateLqNets(LqNetsStage stage, IReadOnlyDictionary<string, Parameter> parameters) =>
+        new(parameters, stage.Resolve(parameters.Keys.ToList(), n => (int)parameters[n].dim()));
 }
 
 /// <summary>What the gradient-importance stages of a run share: one tracker over all parameters (registered before every

@@ -17,6 +17,8 @@ public enum CompressionMethod
     ImportanceTrain,
     /// <summary><c>importance-post</c>: post-training gradient-importance quantization (cluster A, a bit width per cluster).</summary>
     ImportancePost,
+    /// <summary><c>lq-nets</c>: learned weight and activation quantizers (LQ-Nets).</summary>
+    LqNets,
 }
 
 /// <summary>Optimizer of a stage's fine-tuning (YAML <c>fine-tune.optimizer</c>).</summary>
@@ -317,6 +319,66 @@ public sealed record ImportancePostStage(string Source, long Line, LayerSelectio
 
     /// <inheritdoc />
     public override void ValidateAgainst(IReadOnlyList<string> parameterNames) => Layers.Select(parameterNames, Source);
+}
+
+/// <summary>A per-layer override of an lq-nets stage (null: the stage's value).</summary>
+/// <param name="Layer">Which parameters it applies to.</param>
+/// <param name="WeightBits">Weight basis size K (1..4) or 32 (full precision).</param>
+/// <param name="ActivationBits">Input-activation basis size K (1..4) or 32 (full precision).</param>
+/// <param name="Line">1-based recipe line.</param>
+public sealed record LqNetsOverride(LayerPattern Layer, int? WeightBits, int? ActivationBits, long Line);
+
+/// <summary>
+/// An <c>lq-nets</c> stage: learned quantizers for the selected Linear/Conv2d weights (K-bit basis per output channel)
+/// and for their inputs (K-bit basis per layer), trained during the stage's fine-tuning. Bit widths of 32 mean full
+/// precision. Unless <paramref name="QuantizeFirstLast"/>, the model's first and last weight layers stay full precision.
+/// </summary>
+/// <param name="Source">Recipe file.</param>
+/// <param name="Line">1-based line.</param>
+/// <param name="Layers">Selected parameters (only weights of rank ≥ 2 are quantized).</param>
+/// <param name="FineTune">Training with the quantizers.</param>
+/// <param name="WeightBits">Default weight basis size (1..4, or 32).</param>
+/// <param name="ActivationBits">Default input-activation basis size (1..4, or 32).</param>
+/// <param name="QuantizeFirstLast">Whether the first and last weight layers may be quantized too.</param>
+/// <param name="Overrides">Per-layer bit widths (the last matching one wins).</param>
+public sealed record LqNetsStage(string Source, long Line, LayerSelection Layers, FineTuning? FineTune, int WeightBits, int ActivationBits,
+    bool QuantizeFirstLast, IReadOnlyList<LqNetsOverride> Overrides) : RecipeStage(Source, Line, Layers, FineTune)
+{
+    /// <summary>The bit width that means "full precision" in a recipe.</summary>
+    public const int FullPrecision = 32;
+
+    /// <inheritdoc />
+    public override CompressionMethod Method => CompressionMethod.LqNets;
+
+    /// <inheritdoc />
+    public override void ValidateAgainst(IReadOnlyList<string> parameterNames) => ResolveOverrides(parameterNames, Overrides, o => o.Layer);
+
+    /// <summary>
+    /// The layers this stage quantizes, in model order: the selected parameters of rank ≥ 2 (<paramref name="rankOf"/>),
+    /// without the model's first and last such parameter unless <see cref="QuantizeFirstLast"/>, with their bit widths
+    /// after overrides (32 → null, full precision); layers left fully full precision are dropped. Throws
+    /// <see cref="RecipeException"/> when nothing is left to quantize.
+    /// </summary>
+    /// <param name="parameterNames">All parameter names of the model, in model order.</param>
+    /// <param name="rankOf">The rank of a parameter.</param>
+    public IReadOnlyList<LqNets.LqLayer> Resolve(IReadOnlyList<string> parameterNames, Func<string, int> rankOf)
+    {
+        var resolved = ResolveOverrides(parameterNames, Overrides, o => o.Layer);
+        var matrices = parameterNames.Where(n => rankOf(n) >= 2).ToList();
+        var firstLast = QuantizeFirstLast || matrices.Count == 0 ? new HashSet<string>() : new HashSet<string> { matrices[0], matrices[^1] };
+        var layers = new List<LqNets.LqLayer>();
+        foreach (var name in parameterNames)
+        {
+            if (!resolved.TryGetValue(name, out var o) || rankOf(name) < 2 || firstLast.Contains(name)) continue;
+            int w = o?.WeightBits ?? WeightBits, a = o?.ActivationBits ?? ActivationBits;
+            if (w == FullPrecision && a == FullPrecision) continue;
+            layers.Add(new LqNets.LqLayer(name, w == FullPrecision ? null : w, a == FullPrecision ? null : a));
+        }
+        if (layers.Count == 0 && !(WeightBits == FullPrecision && ActivationBits == FullPrecision))
+            throw new RecipeException(Source, Line, "the lq-nets stage selects no Linear or Conv2d weight to quantize" +
+                (QuantizeFirstLast ? "" : $" (the first and last weight layers, {string.Join(" and ", firstLast)}, stay full precision unless 'quantize-first-last: true')"));
+        return layers;
+    }
 }
 
 /// <summary>An immutable compression recipe: stages run in order, each with its own fine-tuning (docs/RECIPES.md).</summary>

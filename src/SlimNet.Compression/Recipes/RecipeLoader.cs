@@ -33,6 +33,7 @@ public static class RecipeLoader
     ];
     private static readonly string[] ImportanceTrainKeys = ["split", "bits", "normalize"];
     private static readonly string[] ImportancePostKeys = ["bits", "clustering", "fractions", "max-iterations", "normalize"];
+    private static readonly string[] LqNetsKeys = ["weight-bits", "activation-bits", "quantize-first-last"];
     private static readonly string[] LayerKeys = ["include", "exclude", "biases"];
     private static readonly string[] FineTuneKeys = ["epochs", "optimizer", "lr", "batch-size", "momentum", "weight-decay", "lr-schedule"];
 
@@ -98,6 +99,8 @@ public static class RecipeLoader
             if (stagesSeq.Children.Count == 0)
                 throw Error(stagesNode, "'stages' is empty: a recipe needs at least one stage");
             var stages = stagesSeq.Children.Select((s, i) => ReadStage(s, i + 1)).ToList();
+            if (stages.OfType<LqNetsStage>().Skip(1).FirstOrDefault() is { } second)
+                throw new RecipeException(source, second.Line, "a recipe has at most one lq-nets stage (its quantizers stay active in later stages; use overrides for per-layer bit widths)");
             return new Recipe(source, name, description, stages);
         }
 
@@ -114,7 +117,8 @@ public static class RecipeLoader
                 "loss-aware" => LossAwareKeys,
                 "importance-train" => ImportanceTrainKeys,
                 "importance-post" => ImportancePostKeys,
-                _ => throw Error(methodNode, $"unknown method '{method}' (expected one of: prune, kmeans, loss-aware, importance-train, importance-post)"),
+                "lq-nets" => LqNetsKeys,
+                _ => throw Error(methodNode, $"unknown method '{method}' (expected one of: prune, kmeans, loss-aware, importance-train, importance-post, lq-nets)"),
             };
             CheckKeys(map, CommonStageKeys.Concat(specific).ToArray(), $"{what} ({method})");
             var layers = ReadLayers(Required(map, "layers", what));
@@ -127,6 +131,7 @@ public static class RecipeLoader
                 "kmeans" => ReadKMeans(map, node, layers, fineTune),
                 "importance-train" => ReadImportanceTrain(map, node, layers, fineTune),
                 "importance-post" => ReadImportancePost(map, node, layers, fineTune),
+                "lq-nets" => ReadLqNets(map, node, layers, fineTune),
                 _ => ReadLossAware(map, node, layers, fineTune),
             };
         }
@@ -206,6 +211,37 @@ public static class RecipeLoader
         }
 
         private bool ReadNormalize(YamlMappingNode map) => OptionalEnum(map, "normalize", false, ("none", false), ("parameter-mean", true));
+
+        private LqNetsStage ReadLqNets(YamlMappingNode map, YamlNode node, LayerSelection layers, FineTuning? fineTune)
+        {
+            int weightBits = ReadLqBits(Required(map, "weight-bits", "an lq-nets stage"), "weight-bits");
+            int activationBits = ReadLqBits(Required(map, "activation-bits", "an lq-nets stage"), "activation-bits");
+            bool firstLast = Get(map, "quantize-first-last") is { } fl && Boolean(fl, "quantize-first-last");
+            var overrides = new List<LqNetsOverride>();
+            if (Get(map, "overrides") is { } ov)
+            {
+                foreach (var item in Sequence(ov, "overrides"))
+                {
+                    var m = Mapping(item, "an override");
+                    CheckKeys(m, ["layer", "weight-bits", "activation-bits"], "an lq-nets override");
+                    var layerNode = Required(m, "layer", "an override");
+                    var pattern = new LayerPattern(Scalar(layerNode, "layer"), layerNode.Start.Line);
+                    int? w = Get(m, "weight-bits") is { } wn ? ReadLqBits(wn, "weight-bits") : null;
+                    int? a = Get(m, "activation-bits") is { } an ? ReadLqBits(an, "activation-bits") : null;
+                    if (w is null && a is null) throw Error(item, $"override for '{pattern.Glob}' sets nothing (expected 'weight-bits' or 'activation-bits')");
+                    overrides.Add(new LqNetsOverride(pattern, w, a, item.Start.Line));
+                }
+            }
+            return new LqNetsStage(source, node.Start.Line, layers, fineTune, weightBits, activationBits, firstLast, overrides);
+        }
+
+        private int ReadLqBits(YamlNode node, string key)
+        {
+            long bits = Integer(node, key);
+            if (bits is not (>= 1 and <= 4) and not LqNetsStage.FullPrecision)
+                throw Error(node, $"{key} must be 1, 2, 3, 4 or 32 (full precision), got {bits}");
+            return (int)bits;
+        }
 
         private PruneStage ReadPrune(YamlMappingNode map, YamlNode node, LayerSelection layers, FineTuning? fineTune)
         {

@@ -14,6 +14,7 @@ public sealed class GraphModule : nn.Module<Tensor, Tensor>
     private readonly ModelGraph _graph;
     private readonly nn.Module<Tensor, Tensor>?[] _layers;
     private readonly bool[] _im2col;
+    private readonly Func<Tensor, bool, Tensor>?[] _inputQuantizers;
 
     /// <summary>Builds the module for <paramref name="graph"/> with PyTorch's default initialisation (seed with torch.manual_seed first).</summary>
     public GraphModule(ModelGraph graph) : base(graph.Name)
@@ -22,6 +23,7 @@ public sealed class GraphModule : nn.Module<Tensor, Tensor>
         var shapes = GraphShapes.Infer(graph);
         _layers = new nn.Module<Tensor, Tensor>?[graph.Nodes.Count];
         _im2col = new bool[graph.Nodes.Count];
+        _inputQuantizers = new Func<Tensor, bool, Tensor>?[graph.Nodes.Count];
         for (int i = 0; i < graph.Nodes.Count; i++)
         {
             var n = graph.Nodes[i];
@@ -53,6 +55,18 @@ public sealed class GraphModule : nn.Module<Tensor, Tensor>
     /// failed the self-check for their shape on this machine (see <see cref="Conv2dSelfCheck"/>).</summary>
     public IReadOnlyList<string> Im2ColNodes => _graph.Nodes.Where((n, i) => _im2col[i]).Select(n => n.Name).ToList();
 
+    /// <summary>
+    /// Makes node <paramref name="nodeName"/> see <c>quantizer(input, training)</c> instead of its input (null removes
+    /// it): the input-activation quantizers of LQ-Nets. The quantizer must keep the input's shape.
+    /// </summary>
+    /// <exception cref="ArgumentException">No node of that name.</exception>
+    public void SetInputQuantizer(string nodeName, Func<Tensor, bool, Tensor>? quantizer)
+    {
+        int i = _graph.Nodes.ToList().FindIndex(n => n.Name == nodeName);
+        if (i < 0) throw new ArgumentException($"model '{_graph.Name}' has no node '{nodeName}'", nameof(nodeName));
+        _inputQuantizers[i] = quantizer;
+    }
+
     /// <summary>The graph this module runs.</summary>
     public ModelGraph Graph => _graph;
 
@@ -67,6 +81,7 @@ public sealed class GraphModule : nn.Module<Tensor, Tensor>
             var n = nodes[i];
             var a = n.Attributes;
             var x = In(n.Inputs[0]);
+            if (_inputQuantizers[i] is { } quantize) x = quantize(x, training);
             outputs[i] = n.Op switch
             {
                 OpKind.Conv2d when _im2col[i] => Conv2dSelfCheck.Im2ColConvolution(x, (TorchSharp.Modules.Conv2d)_layers[i]!, a),

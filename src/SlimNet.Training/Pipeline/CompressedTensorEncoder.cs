@@ -1,4 +1,5 @@
 using SlimNet.Compression.Quantization;
+using SlimNet.Compression.LqNets;
 using SlimNet.Compression.Sharing;
 using SlimNet.Format;
 using SlimNet.Format.Graph;
@@ -24,20 +25,29 @@ public static class CompressedTensorEncoder
     /// <param name="quantized">Parameters trained quantized (loss-aware stages): their codes and scales, stored in the
     /// smallest of <see cref="QuantizedWeights.StorageCandidates"/> (bit planes, fixed point or codebook, dense or sparse).
     /// They take precedence over weight sharing and pruning.</param>
+    /// <param name="lq">LQ-Nets weights by name: stored as dense BitPlanes (K planes, ±1 codes, a K-float basis per
+    /// output channel), the form the runtime's bit-operation kernel reads. Their decoded values must equal
+    /// <paramref name="values"/> exactly.</param>
     /// <param name="fixedPoint">Fixed-point parameters (gradient-importance quantization) in any stored form; each is re-laid out
     /// (dense, CSR or relative gaps, Huffman-coded or not) and the smallest form kept, or plain float32 values when smaller.</param>
     public static Dictionary<string, SlimTensor> Encode(ModelGraph graph, IReadOnlyDictionary<string, float[]> values,
         IReadOnlyDictionary<string, SharedWeights> shared, IReadOnlyCollection<string> pruned,
-        IReadOnlyDictionary<string, QuantizedWeights>? quantized = null, IReadOnlyDictionary<string, SlimTensor>? fixedPoint = null)
+        IReadOnlyDictionary<string, QuantizedWeights>? quantized = null, IReadOnlyDictionary<string, SlimTensor>? fixedPoint = null,
+        IReadOnlyDictionary<string, LqQuantizedWeight>? lq = null)
     {
         var result = new Dictionary<string, SlimTensor>(StringComparer.Ordinal);
         foreach (var (name, shape) in GraphShapes.Parameters(graph))
         {
-            if (quantized is not null && quantized.TryGetValue(name, out var q))
+            if (lq is not null && lq.TryGetValue(name, out var q))
             {
-                if (!q.Shape.SequenceEqual(shape))
-                    throw new ArgumentException($"quantized '{name}' has shape [{string.Join(",", q.Shape)}], the graph says [{string.Join(",", shape)}]", nameof(quantized));
-                result[name] = Smallest(graph, q.StorageCandidates());
+                result[name] = BitPlanes(name, shape, q, values);
+                continue;
+            }
+            if (quantized is not null && quantized.TryGetValue(name, out var qw))
+            {
+                if (!qw.Shape.SequenceEqual(shape))
+                    throw new ArgumentException($"quantized '{name}' has shape [{string.Join(",", qw.Shape)}], the graph says [{string.Join(",", shape)}]", nameof(quantized));
+                result[name] = Smallest(graph, qw.StorageCandidates());
                 continue;
             }
             if (fixedPoint is not null && fixedPoint.TryGetValue(name, out var fp))
@@ -50,6 +60,22 @@ public static class CompressedTensorEncoder
                 result[name] = Smallest(graph, Float32Candidates(name, shape, v));
         }
         return result;
+    }
+
+    private static SlimTensor BitPlanes(string name, int[] shape, LqQuantizedWeight q, IReadOnlyDictionary<string, float[]> values)
+    {
+        if (!q.Shape.AsSpan().SequenceEqual(shape))
+            throw new ArgumentException($"LQ weight '{name}' has shape [{string.Join(", ", q.Shape)}], the graph needs [{string.Join(", ", shape)}]");
+        var tensor = SlimTensor.BitPlanes(name, shape, q.Codes, q.Basis, q.Bits, BitPlaneMode.PlusMinusOne);
+        // The stored form must be the network that was evaluated: the parameters hold exactly the decoded levels.
+        if (values.TryGetValue(name, out var v))
+        {
+            float[] decoded = tensor.ToDense();
+            int bad = Enumerable.Range(0, decoded.Length).FirstOrDefault(i => decoded[i] != v[i], -1);
+            if (bad >= 0)
+                throw new InvalidOperationException($"LQ weight '{name}' decodes to {decoded[bad]} at {bad} but the model holds {v[bad]}");
+        }
+        return tensor;
     }
 
     private static IEnumerable<SlimTensor> CodebookCandidates(string name, int[] shape, SharedWeights sw)

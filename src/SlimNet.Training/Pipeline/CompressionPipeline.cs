@@ -1,9 +1,12 @@
+using SlimNet.Compression.Export;
 using SlimNet.Compression.Hooks;
 using SlimNet.Compression.Importance;
+using SlimNet.Compression.LqNets;
 using SlimNet.Compression.Pruning;
 using SlimNet.Compression.Quantization;
 using SlimNet.Compression.Recipes;
 using SlimNet.Compression.Sharing;
+using SlimNet.Format.Graph;
 using SlimNet.Training.Data;
 using SlimNet.Training.Models;
 using SlimNet.Training.Trainer;
@@ -62,6 +65,7 @@ public sealed class CompressionPipeline : IDisposable
     {
         var parameters = module.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
         _recipe.ValidateAgainst(parameters.Keys);
+        Validate(_model, _recipe);
         var reports = new List<StageReport>();
         if (_recipe.Stages.Any(s => s is ImportanceTrainStage or ImportancePostStage) && _tracker is null)
         {
@@ -91,8 +95,11 @@ public sealed class CompressionPipeline : IDisposable
             if (stage is ImportancePostStage && (ft?.Epochs ?? 0) == 0 && _tracker!.Steps == 0)
                 throw new RecipeException(_recipe.Source, stage.Line,
                     "importance-post needs accumulated gradients: compress a checkpoint that carries them (train with --track-importance, or --model), or give the stage fine-tune epochs");
-            _sessions.Add(CompressionStageFactory.CreateSession(stage, parameters, stepsPerEpoch, importance));
-            string method = stage.Method == CompressionMethod.LossAware ? "loss-aware" : stage.Method.ToString().ToLowerInvariant();
+            var session = CompressionStageFactory.CreateSession(stage, parameters, stepsPerEpoch, importance);
+            _sessions.Add(session);
+            if (session is LqNetsSession lq)
+                foreach (var (node, quantizer) in lq.InputQuantizers) module.SetInputQuantizer(node, quantizer.Forward);
+            string method = stage.Method switch { CompressionMethod.LossAware => "loss-aware", CompressionMethod.LqNets => "lq-nets", _ => stage.Method.ToString().ToLowerInvariant() };
             StageStarted?.Invoke(i, method, options.Epochs);
             var result = new ModelTrainer(_model, options, _data, _sessions, _progress, Parallel).Run(module: module);
             double accuracy = result.Epochs.Count > 0 ? result.TestAccuracy : Evaluator.Evaluate(module, _data.Test, _data.Normalization).Accuracy;
@@ -126,6 +133,65 @@ public sealed class CompressionPipeline : IDisposable
         foreach (var q in _sessions.OfType<LossAwareQuantizer>())
             foreach (var w in q.ExportAll()) quantized[w.ParameterName] = w;
         return quantized;
+    }
+
+    /// <summary>The LQ-quantized weights in their stored form, by parameter (after the run).</summary>
+    public IReadOnlyDictionary<string, LqQuantizedWeight> LqWeights()
+    {
+        var result = new Dictionary<string, LqQuantizedWeight>(StringComparer.Ordinal);
+        foreach (var s in _sessions.OfType<LqNetsSession>())
+            foreach (var w in s.ExportWeights()) result[w.ParameterName] = w;
+        return result;
+    }
+
+    /// <summary>
+    /// <paramref name="graph"/> with the input-activation quantizers of the LQ-Nets stages in it: each quantized node's
+    /// <see cref="NodeAttributes.ActivationQuant"/> is the Basis kind with its K basis floats (codes {0, 1}), applying to
+    /// the node's input. Without lq-nets stages, the graph itself.
+    /// </summary>
+    public ModelGraph ExportGraph(ModelGraph graph)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var quantizers = _sessions.OfType<LqNetsSession>().SelectMany(s => s.InputQuantizers).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        if (quantizers.Count == 0) return graph;
+        var nodes = graph.Nodes.Select(n => quantizers.TryGetValue(n.Name, out var q)
+            ? n with { Attributes = n.Attributes with { ActivationQuant = new ActivationQuantization(ActivationQuantKind.Basis, q.Bits, false, q.Basis) } }
+            : n).ToList();
+        return new ModelGraph(graph.Name, graph.InputShape, nodes);
+    }
+
+    /// <summary>
+    /// Checks a recipe against a model before any work, beyond its layer patterns: every lq-nets stage must select at
+    /// least one Linear/Conv2d weight (the first and last stay full precision by default), and every node whose input it
+    /// quantizes must get that input from a ReLU (directly or through pooling or flatten), since activation codes are
+    /// {0, 1}. Throws <see cref="Compression.Recipes.RecipeException"/> naming the stage.
+    /// </summary>
+    public static void Validate(ZooModel model, Recipe recipe)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(recipe);
+        var shapes = GraphShapes.Parameters(model.Graph).Where(p => !SlimExporter.IsStatistic(p.Name)).ToList();
+        var names = shapes.Select(p => p.Name).ToList();
+        var rank = shapes.ToDictionary(p => p.Name, p => p.Shape.Length, StringComparer.Ordinal);
+        var nodes = model.Graph.Nodes;
+        foreach (var stage in recipe.Stages.OfType<LqNetsStage>())
+        {
+            foreach (var layer in stage.Resolve(names, n => rank[n]))
+            {
+                if (layer.ActivationBits is null) continue;
+                int i = nodes.ToList().FindIndex(n => n.Name == layer.NodeName);
+                int source = nodes[i].Inputs[0];
+                while (source != ModelGraph.InputIndex && nodes[source].Op is OpKind.MaxPool2d or OpKind.AvgPool2d or OpKind.Flatten or OpKind.GlobalAvgPool)
+                    source = nodes[source].Inputs[0];
+                if (source == ModelGraph.InputIndex || nodes[source].Op != OpKind.ReLU)
+                {
+                    string from = source == ModelGraph.InputIndex ? "the network input" : $"'{nodes[source].Name}' ({nodes[source].Op})";
+                    throw new RecipeException(stage.Source, stage.Line,
+                        $"layer '{layer.NodeName}' gets its input from {from}, which can be negative; LQ-Nets activation codes are {{0, 1}}, " +
+                        "so quantize only inputs that come from a ReLU (exclude the layer or give it 'activation-bits: 32' in an override)");
+                }
+            }
+        }
     }
 
     /// <summary>The run's gradient-importance tracker (null when the recipe has no gradient-importance stage).</summary>

@@ -176,31 +176,40 @@ public static unsafe class BitOpPackedKernels
     /// Quantizes one image [C, H, W] with an LQ-Nets {0,1} basis quantizer and unfolds it for a convolution: pixel p's
     /// activation planes (<paramref name="planes"/> [pixels][ka][<see cref="PaddedWords"/>(C·kh·kw)]) hold the code bits of
     /// its patch in im2col order (column (ci·kh + ky)·kw + kx); padding is 0, i.e. code 0 (the input is quantized before it
-    /// is padded, as in the trained network). <paramref name="codes"/> is C·H·W bytes of scratch.
+    /// is padded, as in the trained network). <paramref name="rowBits"/> is <see cref="RowBitsSize"/> words of scratch.
     /// </summary>
-    internal static void QuantizeIm2ColAndPack(float* x, in ConvKernels.Geometry g, ActivationQuantizer q, byte* codes, ulong* planes, int* counts)
+    internal static void QuantizeIm2ColAndPack(float* x, in ConvKernels.Geometry g, ActivationQuantizer q, ulong* rowBits, ulong* planes, int* counts)
     {
-        int ka = q.Spec.Bits, patch = g.PatchSize, words = PaddedWords(patch), size = g.C * g.H * g.W;
-        var levelCodes = q.LevelCodes!;
-        for (int e = 0; e < size; e++) codes[e] = (byte)levelCodes[q.LevelIndex(x[e])];
+        int ka = q.Spec.Bits, patch = g.PatchSize, words = PaddedWords(patch), rowWords = RowWords(g.W);
+        // 1. Each input row of each channel quantized into ka bit strings (the packing of QuantizeAndPack, 64 columns at a time),
+        //    with one zero word after the row so the extraction below may read past its end.
+        for (int ci = 0; ci < g.C; ci++)
+            for (int iy = 0; iy < g.H; iy++)
+                QuantizeRow(x + ((nint)ci * g.H + iy) * g.W, g.W, q, rowBits + (((nint)ci * g.H + iy) * ka) * rowWords, rowWords);
+        // 2. Pixel p's patch = for each (ci, ky), kw consecutive bits of row iy starting at column ox·s − pad, shifted into
+        //    place at column (ci·kh + ky)·kw of the patch (whole bit fields, not one bit at a time).
         new Span<ulong>(planes, g.Pixels * ka * words).Clear();
+        ulong fieldMask = g.Kw == 64 ? ulong.MaxValue : (1UL << g.Kw) - 1;
         for (int oy = 0, p = 0; oy < g.Ho; oy++)
             for (int ox = 0; ox < g.Wo; ox++, p++)
             {
                 ulong* pp = planes + (nint)p * ka * words;
-                int c = 0;
+                int ix0 = ox * g.Stride - g.Pad;
                 for (int ci = 0; ci < g.C; ci++)
                     for (int ky = 0; ky < g.Kh; ky++)
                     {
                         int iy = oy * g.Stride - g.Pad + ky;
-                        for (int kx = 0; kx < g.Kw; kx++, c++)
+                        if ((uint)iy >= (uint)g.H || ix0 >= g.W || ix0 + g.Kw <= 0) continue;
+                        int c0 = (ci * g.Kh + ky) * g.Kw;
+                        ulong* rb = rowBits + (((nint)ci * g.H + iy) * ka) * rowWords;
+                        for (int j = 0; j < ka; j++)
                         {
-                            int ix = ox * g.Stride - g.Pad + kx;
-                            if ((uint)iy >= (uint)g.H || (uint)ix >= (uint)g.W) continue;
-                            int code = codes[(ci * g.H + iy) * g.W + ix];
-                            ulong bit = 1UL << (c & 63);
-                            for (int j = 0; j < ka; j++)
-                                if (((code >> j) & 1) != 0) pp[j * words + (c >> 6)] |= bit;
+                            ulong field = ExtractField(rb + (nint)j * rowWords, ix0, g.Kw) & fieldMask;
+                            if (field == 0) continue;
+                            ulong* dst = pp + (nint)j * words;
+                            int sh = c0 & 63;
+                            dst[c0 >> 6] |= field << sh;
+                            if (sh != 0 && sh + g.Kw > 64) dst[(c0 >> 6) + 1] |= field >> (64 - sh);
                         }
                     }
                 for (int j = 0; j < ka; j++)
@@ -210,6 +219,48 @@ public static unsafe class BitOpPackedKernels
                     counts[p * ka + j] = n;
                 }
             }
+    }
+
+    /// <summary>Words per quantized input row: the row's bits plus one zero word.</summary>
+    internal static int RowWords(int width) => ((width + 63) >> 6) + 1;
+
+    /// <summary>ulongs of row-bit scratch <see cref="QuantizeIm2ColAndPack"/> needs for one image.</summary>
+    internal static int RowBitsSize(in ConvKernels.Geometry g, int ka) => checked(g.C * g.H * ka * RowWords(g.W));
+
+    /// <summary>Bits start..start+len−1 (len ≤ 64) of a bit string that is zero outside [0, its width); start may be negative.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ExtractField(ulong* bits, int start, int len)
+    {
+        if (start < 0)
+            return -start >= 64 ? 0 : ExtractField(bits, 0, len) << -start;
+        int word = start >> 6, sh = start & 63;
+        ulong v = bits[word] >> sh;
+        if (sh != 0 && sh + len > 64) v |= bits[word + 1] << (64 - sh);
+        return v;
+    }
+
+    /// <summary>One row of n floats quantized and packed into ka bit strings of rowWords words (the last word zero).</summary>
+    private static void QuantizeRow(float* x, int n, ActivationQuantizer q, ulong* dst, int rowWords)
+    {
+        int ka = q.Spec.Bits, levels = 1 << ka;
+        var codes = q.LevelCodes!;
+        var thresholds = q.Thresholds!;
+        Span<ulong> above = stackalloc ulong[levels];
+        for (int j = 0; j < ka; j++) dst[(nint)j * rowWords + rowWords - 1] = 0;
+        for (int word = 0; word * 64 < n; word++)
+        {
+            int start = word * 64, m = Math.Min(64, n - start);
+            above[0] = m == 64 ? ulong.MaxValue : (1UL << m) - 1;
+            for (int t = 0; t < thresholds.Length; t++) above[t + 1] = GreaterOrEqualMask(x + start, m, thresholds[t]);
+            for (int j = 0; j < ka; j++)
+            {
+                ulong bits = 0;
+                for (int l = 0; l < levels; l++)
+                    if (((codes[l] >> j) & 1) != 0)
+                        bits |= above[l] & ~(l + 1 < levels ? above[l + 1] : 0);
+                dst[(nint)j * rowWords + word] = bits;
+            }
+        }
     }
 
     /// <summary>Bit k set when x[k] ≥ t, for the first n ≤ 64 values (NaN: not set).</summary>

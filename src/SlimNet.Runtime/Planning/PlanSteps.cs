@@ -173,7 +173,7 @@ internal sealed unsafe class BitOpConvStep : LayerStep
     private readonly float* _x;
     private readonly PinnedBuffer<ulong> _planes;
     private readonly PinnedBuffer<int> _counts;
-    private readonly PinnedBuffer<byte> _codes;
+    private readonly PinnedBuffer<ulong> _rowBits;
     private readonly PinnedBuffer<float> _basis;
     private readonly PinnedBuffer<float>? _bias;
     private readonly SimdLevel _level;
@@ -188,7 +188,7 @@ internal sealed unsafe class BitOpConvStep : LayerStep
         _level = level;
         _planes = new PinnedBuffer<ulong>(g.Pixels * q.Spec.Bits * w.Words);
         _counts = new PinnedBuffer<int>(g.Pixels * q.Spec.Bits);
-        _codes = new PinnedBuffer<byte>(g.C * g.H * g.W);
+        _rowBits = new PinnedBuffer<ulong>(BitOpPackedKernels.RowBitsSize(g, q.Spec.Bits));
         _basis = new PinnedBuffer<float>(q.Spec.Parameters.ToArray());
         if (bias != null) _bias = new PinnedBuffer<float>(bias);
     }
@@ -198,7 +198,7 @@ internal sealed unsafe class BitOpConvStep : LayerStep
         int p = _g.Pixels;
         for (int img = 0; img < batch; img++)
         {
-            BitOpPackedKernels.QuantizeIm2ColAndPack(_x + (nint)img * _g.C * _g.H * _g.W, _g, _q, _codes.Pointer, _planes.Pointer, _counts.Pointer);
+            BitOpPackedKernels.QuantizeIm2ColAndPack(_x + (nint)img * _g.C * _g.H * _g.W, _g, _q, _rowBits.Pointer, _planes.Pointer, _counts.Pointer);
             BitOpPackedKernels.Run(_w, _planes.Pointer, _counts.Pointer, _basis.Pointer, _q.Spec.Bits, _bias == null ? null : _bias.Pointer,
                 Output + (nint)img * _g.O * p, p, 1, p, _level);
         }

@@ -155,6 +155,48 @@ public class BitOpPackedKernelTests
     }
 
     [Fact]
+    public unsafe void QuantizeIm2ColAndPack_EqualsCodesOfTheUnfoldedImage()
+    {
+        // Reference: nearest-level codes of every input (LqQuantizer.Encode), a plain im2col of the codes (padding = code 0),
+        // then PackActivationCodes per pixel. Widths above 64 and patches whose fields straddle words are included.
+        var rng = new Random(17);
+        foreach (var (c, h, w, k, stride, pad, ka) in new[] { (1, 5, 5, 3, 1, 0, 2), (3, 9, 7, 3, 2, 1, 2), (2, 6, 70, 5, 1, 2, 3), (5, 4, 4, 1, 1, 0, 1),
+                     (4, 12, 12, 5, 1, 0, 2), (2, 8, 130, 3, 3, 1, 4), (3, 3, 3, 3, 1, 2, 2) })
+        {
+            var basis = Enumerable.Range(0, ka).Select(_ => (float)(rng.NextDouble() + 0.1)).ToArray();
+            var q = ActivationQuantizer.Create(new ActivationQuantization(ActivationQuantKind.Basis, ka, false, basis), out _);
+            var g = ConvKernels.Geometry.Create(1, c, h, w, 4, k, k, stride, pad);
+            var x = Enumerable.Range(0, c * h * w).Select(_ => (float)(rng.NextDouble() * 3 - 0.5)).ToArray();
+            var codes = new ushort[x.Length];
+            LqQuantizer.Encode(x, basis, LqCodeDomain.ZeroOne, codes);
+            int patch = g.PatchSize;
+            var unfolded = new ushort[g.Pixels * patch];
+            for (int oy = 0, p = 0; oy < g.Ho; oy++)
+                for (int ox = 0; ox < g.Wo; ox++, p++)
+                    for (int ci = 0; ci < c; ci++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++)
+                            {
+                                int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                                if (iy >= 0 && iy < h && ix >= 0 && ix < w) unfolded[p * patch + (ci * k + ky) * k + kx] = codes[(ci * h + iy) * w + ix];
+                            }
+            int words = BitOpPackedKernels.PaddedWords(patch);
+            var expected = new ulong[g.Pixels * ka * words];
+            var expectedCounts = new int[g.Pixels * ka];
+            BitOpPackedKernels.PackActivationCodes(unfolded, g.Pixels, patch, ka, expected, expectedCounts);
+            var planes = new ulong[expected.Length];
+            var counts = new int[expectedCounts.Length];
+            var rowBits = new ulong[BitOpPackedKernels.RowBitsSize(g, ka)];
+            fixed (float* px = x)
+            fixed (ulong* pr = rowBits, pp = planes)
+            fixed (int* pc = counts)
+                BitOpPackedKernels.QuantizeIm2ColAndPack(px, g, q, pr, pp, pc);
+            Assert.Equal(expected, planes);
+            Assert.Equal(expectedCounts, counts);
+        }
+    }
+
+    [Fact]
     public void ScaleRows_ScalesEachRowsBasis()
     {
         var p = Problem.Random(new Random(2), 10, 70, 2, 2, 2);

@@ -18,7 +18,11 @@ public static class RunCommand
         var data = CommonOptions.Data();
         var batchSize = new Option<int>("--batch-size") { Description = "Examples per runtime batch", DefaultValueFactory = _ => 100 };
         var json = CommonOptions.Json();
-        var cmd = new Command("run", "Measure the test accuracy of a .slim file with the pure C# runtime") { file, data, batchSize, json };
+        var torchCheck = new Option<bool>("--torch-check")
+        {
+            Description = "Also run the file's network in TorchSharp (decoded weights, LQ-Nets input quantizers applied) and report the share of equal predictions and the largest logit difference",
+        };
+        var cmd = new Command("run", "Measure the test accuracy of a .slim file with the pure C# runtime") { file, data, batchSize, torchCheck, json };
         cmd.SetAction(parse => ExitCodes.Guard(() =>
         {
             var output = new CliOutput(parse.GetValue(json));
@@ -48,6 +52,9 @@ public static class RunCommand
             long correct = Progress(output, $"running {slim.Model.Graph.Name}", test.Count, report => Evaluate(session, test, normalization, batch, report));
             sw.Stop();
             double accuracy = (double)correct / test.Count;
+            (double Agreement, double MaxLogitDifference, double Accuracy)? torch = null;
+            if (parse.GetValue(torchCheck))
+                torch = Progress(output, "running TorchSharp on the same inputs", test.Count, report => CompareWithTorch(slim, session, test, normalization, batch, report));
             double? source = double.TryParse(slim.Model.Metadata.GetValueOrDefault(SlimMetadataKeys.SourceTestAccuracy),
                 System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : null;
             output.Result(new
@@ -60,13 +67,75 @@ public static class RunCommand
                 source_test_accuracy = source,
                 seconds = sw.Elapsed.TotalSeconds,
                 examples_per_second = test.Count / Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
+                torch_test_accuracy = torch?.Accuracy,
+                torch_agreement = torch?.Agreement,
+                torch_max_logit_difference = torch?.MaxLogitDifference,
             }, console => console.MarkupLine(
+                (torch is { } tc ? $"TorchSharp on the same inputs: accuracy {tc.Accuracy:P2}, same prediction on {tc.Agreement:P2}, largest logit difference {tc.MaxLogitDifference:G3}\n" : "") +
                 $"{Markup.Escape(slim.Model.Graph.Name)} on {Markup.Escape(splits.Name)} (pure C# runtime): test accuracy [green]{accuracy:P2}[/] " +
                 $"({test.Count} examples, {test.Count / Math.Max(sw.Elapsed.TotalSeconds, 1e-9):N0} ex/s)" +
                 (source is double a ? $"; checkpoint reported {a:P2}" : "")));
             return ExitCodes.Ok;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// Runs the runtime and the TorchSharp rebuild of the file (<see cref="Training.Pipeline.SlimTorchReference"/>) on the same
+    /// normalized inputs: the share of examples with the same top-1 class, the largest |logit difference| and TorchSharp's accuracy.
+    /// </summary>
+    public static (double Agreement, double MaxLogitDifference, double Accuracy) CompareWithTorch(SlimModelFile slim, Runtime.InferenceSession session,
+        Dataset data, ChannelNormalization normalization, int batch, Action<int>? report = null)
+    {
+        using var module = Training.Pipeline.SlimTorchReference.Build(slim.Model);
+        float[] table = normalization.BuildLookupTable();
+        int size = data.ExampleSize, plane = data.Height * data.Width, outputs = session.OutputSize;
+        var input = new float[batch * size];
+        var logits = new float[batch * outputs];
+        long same = 0, correct = 0;
+        double maxDiff = 0;
+        var shape = new long[] { 0 }.Concat(slim.Model.Graph.InputShape.Select(d => (long)d)).ToArray();
+        for (int start = 0; start < data.Count; start += batch)
+        {
+            int n = Math.Min(batch, data.Count - start);
+            for (int k = 0; k < n; k++)
+            {
+                var pixels = data.Image(start + k);
+                var dst = input.AsSpan(k * size, size);
+                for (int c = 0; c < data.Channels; c++)
+                {
+                    var t = table.AsSpan(c * 256, 256);
+                    var src = pixels.Slice(c * plane, plane);
+                    var d = dst.Slice(c * plane, plane);
+                    for (int p = 0; p < plane; p++) d[p] = t[src[p]];
+                }
+            }
+            session.Run(input, n, logits);
+            shape[0] = n;
+            float[] reference;
+            using (var scope = TorchSharp.torch.NewDisposeScope())
+            using (TorchSharp.torch.no_grad())
+            {
+                var x = TorchSharp.torch.tensor(input.AsSpan(0, n * size).ToArray(), shape);
+                reference = module.forward(x).contiguous().data<float>().ToArray();
+            }
+            for (int k = 0; k < n; k++)
+            {
+                var row = logits.AsSpan(k * outputs, outputs);
+                var trow = reference.AsSpan(k * outputs, outputs);
+                int best = 0, tbest = 0;
+                for (int j = 0; j < outputs; j++)
+                {
+                    if (row[j] > row[best]) best = j;
+                    if (trow[j] > trow[tbest]) tbest = j;
+                    maxDiff = Math.Max(maxDiff, Math.Abs((double)row[j] - trow[j]));
+                }
+                if (best == tbest) same++;
+                if (tbest == data.Label(start + k)) correct++;
+            }
+            report?.Invoke(start + n);
+        }
+        return ((double)same / data.Count, maxDiff, (double)correct / data.Count);
     }
 
     /// <summary>Counts correct top-1 predictions over <paramref name="data"/>, in batches of up to <paramref name="batch"/>.</summary>

@@ -23,6 +23,17 @@ public sealed class LqActivationQuantizer
         _state = new LqQuantizerState(1, bits, LqDomain.ZeroOne, LqBasisMath.InitialActivationBasis(bits));
     }
 
+    /// <summary>A quantizer with a given basis (e.g. read back from a .slim file's <c>ActivationQuant</c>).</summary>
+    public LqActivationQuantizer(string nodeName, float[] basis, float momentum = LqBasisMath.Momentum)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(nodeName);
+        ArgumentNullException.ThrowIfNull(basis);
+        if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1]");
+        NodeName = nodeName;
+        Momentum = momentum;
+        _state = new LqQuantizerState(1, basis.Length, LqDomain.ZeroOne, basis);
+    }
+
     /// <summary>The graph node whose input this quantizes.</summary>
     public string NodeName { get; }
     /// <summary>K, bits per activation.</summary>

@@ -52,7 +52,7 @@ public static class RunCommand
             long correct = Progress(output, $"running {slim.Model.Graph.Name}", test.Count, report => Evaluate(session, test, normalization, batch, report));
             sw.Stop();
             double accuracy = (double)correct / test.Count;
-            (double Agreement, double MaxLogitDifference, double Accuracy)? torch = null;
+            (double Agreement, double MaxLogitDifference, double Accuracy, int Over)? torch = null;
             if (parse.GetValue(torchCheck))
                 torch = Progress(output, "running TorchSharp on the same inputs", test.Count, report => CompareWithTorch(slim, session, test, normalization, batch, report));
             double? source = double.TryParse(slim.Model.Metadata.GetValueOrDefault(SlimMetadataKeys.SourceTestAccuracy),
@@ -70,8 +70,9 @@ public static class RunCommand
                 torch_test_accuracy = torch?.Accuracy,
                 torch_agreement = torch?.Agreement,
                 torch_max_logit_difference = torch?.MaxLogitDifference,
+                torch_examples_logits_over_1e4 = torch?.Over,
             }, console => console.MarkupLine(
-                (torch is { } tc ? $"TorchSharp on the same inputs: accuracy {tc.Accuracy:P2}, same prediction on {tc.Agreement:P2}, largest logit difference {tc.MaxLogitDifference:G3}\n" : "") +
+                (torch is { } tc ? $"TorchSharp on the same inputs: accuracy {tc.Accuracy:P2}, same prediction on {tc.Agreement:P2}, largest logit difference {tc.MaxLogitDifference:G3} ({tc.Over} examples with a logit difference above 1e-4)\n" : "") +
                 $"{Markup.Escape(slim.Model.Graph.Name)} on {Markup.Escape(splits.Name)} (pure C# runtime): test accuracy [green]{accuracy:P2}[/] " +
                 $"({test.Count} examples, {test.Count / Math.Max(sw.Elapsed.TotalSeconds, 1e-9):N0} ex/s)" +
                 (source is double a ? $"; checkpoint reported {a:P2}" : "")));
@@ -82,9 +83,10 @@ public static class RunCommand
 
     /// <summary>
     /// Runs the runtime and the TorchSharp rebuild of the file (<see cref="Training.Pipeline.SlimTorchReference"/>) on the same
-    /// normalized inputs: the share of examples with the same top-1 class, the largest |logit difference| and TorchSharp's accuracy.
+    /// normalized inputs: the share of examples with the same top-1 class, the largest |logit difference|, TorchSharp's accuracy
+    /// and the number of examples with a logit difference above 1e-4.
     /// </summary>
-    public static (double Agreement, double MaxLogitDifference, double Accuracy) CompareWithTorch(SlimModelFile slim, Runtime.InferenceSession session,
+    public static (double Agreement, double MaxLogitDifference, double Accuracy, int Over) CompareWithTorch(SlimModelFile slim, Runtime.InferenceSession session,
         Dataset data, ChannelNormalization normalization, int batch, Action<int>? report = null)
     {
         using var module = Training.Pipeline.SlimTorchReference.Build(slim.Model);
@@ -93,6 +95,7 @@ public static class RunCommand
         var input = new float[batch * size];
         var logits = new float[batch * outputs];
         long same = 0, correct = 0;
+        int over = 0;
         double maxDiff = 0;
         var shape = new long[] { 0 }.Concat(slim.Model.Graph.InputShape.Select(d => (long)d)).ToArray();
         for (int start = 0; start < data.Count; start += batch)
@@ -124,18 +127,21 @@ public static class RunCommand
                 var row = logits.AsSpan(k * outputs, outputs);
                 var trow = reference.AsSpan(k * outputs, outputs);
                 int best = 0, tbest = 0;
+                double rowDiff = 0;
                 for (int j = 0; j < outputs; j++)
                 {
                     if (row[j] > row[best]) best = j;
                     if (trow[j] > trow[tbest]) tbest = j;
-                    maxDiff = Math.Max(maxDiff, Math.Abs((double)row[j] - trow[j]));
+                    rowDiff = Math.Max(rowDiff, Math.Abs((double)row[j] - trow[j]));
                 }
+                maxDiff = Math.Max(maxDiff, rowDiff);
+                if (rowDiff > 1e-4) over++;
                 if (best == tbest) same++;
                 if (tbest == data.Label(start + k)) correct++;
             }
             report?.Invoke(start + n);
         }
-        return ((double)same / data.Count, maxDiff, (double)correct / data.Count);
+        return ((double)same / data.Count, maxDiff, (double)correct / data.Count, over);
     }
 
     /// <summary>Counts correct top-1 predictions over <paramref name="data"/>, in batches of up to <paramref name="batch"/>.</summary>

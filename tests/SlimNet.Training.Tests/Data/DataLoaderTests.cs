@@ -4,6 +4,10 @@ using TorchSharp;
 
 namespace SlimNet.Training.Tests.Data;
 
+// The loader makes TorchSharp tensors, and the flat-memory test measures the whole process's managed heap, which
+// other test classes running in parallel would grow (it failed that way in CI): run with the torch collection,
+// which runs alone.
+[Collection("torch")]
 public class DataLoaderTests
 {
     private static Dataset Mnistish(int count, int seed = 1)

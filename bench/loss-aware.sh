@@ -72,7 +72,9 @@ for path in sorted(glob.glob(os.path.join(out, "*.run.json"))):
     r = json.load(open(path))
     weights = [l for l in c["layers"] if l["name"].endswith(".weight") and l["encoding"] != "float32"]
     forms = sorted({f'{l["encoding"]} {l["layout"]}' for l in weights})
-    zeros = sum(l["elements"] - l["stored"] for l in weights)
+    # zero codes per quantized tensor from the stage report (a dense layout stores its zeros too)
+    sparsity = c["stages"][-1]["sparsity"] if c["stages"] else {}
+    zeros = sum(sparsity.get(l["name"], 1 - l["stored"] / max(l["elements"], 1)) * l["elements"] for l in weights)
     elements = sum(l["elements"] for l in weights)
     rows.append((c["model"], name, 100 * (1 - c["baseline_test_accuracy"]), 100 * (1 - c["test_accuracy"]), 100 * (1 - r["test_accuracy"]),
                  c["file_bytes"], c["compression_ratio"], ", ".join(forms), 100 * zeros / max(elements, 1)))

@@ -23,6 +23,7 @@ public static class SlimNetCommandLine
         root.Add(ReportCommand.Create());
         root.Add(MpiCheckCommand.Create());
         root.Add(GradSweepCommand.Create());
+        root.Add(ImportanceSweepCommand.Create());
         root.Add(GenerateCommand.Create());
         root.Add(LstmSweepCommand.Create());
         return root;

@@ -36,8 +36,10 @@ public class GradientImportanceCliTests : IDisposable
         foreach (var mode in new[] { "post", "train", "combined" })
         {
             string slim = Path.Combine(_dir.FullName, $"{model}-{mode}.slim");
-            var c = Json(CliRunner.Run(_dir.FullName, ["compress", "--recipe", Recipe(mode, model), "--checkpoint", baseline, "--limit", $"{limit}",
-                "--max-epochs", "2", "--out", slim, "--json", .. dataArgs]));
+            var result = CliRunner.Run(_dir.FullName, ["compress", "--recipe", Recipe(mode, model), "--checkpoint", baseline, "--limit", $"{limit}",
+                "--max-epochs", "2", "--out", slim, "--json", .. dataArgs]);
+            var c = Json(result);
+            File.WriteAllText(Path.Combine(_dir.FullName, $"{model}-{mode}.json"), result.Stdout);
             var inspect = Json(CliRunner.Run(_dir.FullName, "inspect", slim, "--json"));
             Assert.Equal(inspect.GetProperty("compression_ratio").GetDouble(), c.GetProperty("compression_ratio").GetDouble(), 9);
             // Capped at 2 epochs, the in-training recipe leaves a quarter of the elements free (float32), so only the
@@ -57,5 +59,48 @@ public class GradientImportanceCliTests : IDisposable
     }
 
     [Fact]
-    public void LeNet300100RecipesRunOnMnist() => CompressAllModes("lenet-300-100", [], 1000, runtimeCheck: true);
+    public void LeNet300100RecipesRunOnMnistAndTheSweepPlotsOneLinePerMode()
+    {
+        CompressAllModes("lenet-300-100", [], 1000, runtimeCheck: true);
+
+        // A two-point post-training sweep of the same baseline, plus the in-training and combined runs as points.
+        string sweepDir = Path.Combine(_dir.FullName, "sweep");
+        var sweep = Json(CliRunner.Run(_dir.FullName, "importance-sweep", "--checkpoint", Path.Combine(_dir.FullName, "lenet-300-100.ckpt"),
+            "--bits", "0,4;0,3", "--fractions", "0.3,0.7;0.5,0.5", "--add", "in-training=" + Path.Combine(_dir.FullName, "lenet-300-100-train.json"),
+            "--add", "combined=" + Path.Combine(_dir.FullName, "lenet-300-100-combined.json"), "--out", sweepDir, "--json"));
+        var points = sweep.GetProperty("points").EnumerateArray().ToList();
+        Assert.Equal(4, points.Count);
+        Assert.Equal(["post-training", "post-training", "in-training", "combined"], points.Select(p => p.GetProperty("mode").GetString()));
+        // Pruning half (0,3 at 0.5,0.5) stores fewer bytes than pruning 30 % at 4 bits.
+        Assert.True(points[1].GetProperty("compression_ratio").GetDouble() > points[0].GetProperty("compression_ratio").GetDouble());
+        string csv = File.ReadAllText(Path.Combine(sweepDir, "sweep.csv"));
+        Assert.StartsWith("mode,label,test_accuracy,baseline_test_accuracy,file_bytes,compression_ratio,parameter_ratio", csv);
+
+        string reportDir = Path.Combine(_dir.FullName, "curves");
+        var report = Json(CliRunner.Run(_dir.FullName, "report", "--curves", Path.Combine(sweepDir, "sweep.csv"), "--out", reportDir, "--json"));
+        byte[] png = File.ReadAllBytes(Path.Combine(reportDir, "tradeoff.png"));
+        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47 }, png[..4]);
+        string md = File.ReadAllText(Path.Combine(reportDir, "tradeoff.md"));
+        Assert.Contains("| combined |", md);
+        Assert.Contains("| in-training |", md);
+        Assert.Equal(4, report.GetProperty("points").GetInt32());
+
+        // A checkpoint without importance is refused with one error line.
+        var plain = Path.Combine(_dir.FullName, "plain.ckpt");
+        Json(CliRunner.Run(_dir.FullName, "train", "--model", "lenet-300-100", "--epochs", "1", "--limit", "300", "--out", plain, "--json"));
+        var refused = CliRunner.Run(_dir.FullName, "importance-sweep", "--checkpoint", plain, "--bits", "0,4", "--fractions", "0.5,0.5", "--out", sweepDir);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Single(refused.StderrLines);
+        Assert.Contains("carries no gradient importance", refused.StderrLines[0]);
+    }
+
+    [Theory]
+    [InlineData("alexnet-cifar")]
+    [InlineData("vgg16-cifar")]
+    public void CifarRecipesRunOnGeneratedCifarFiles(string model)
+    {
+        string data = Path.Combine(_dir.FullName, "cifar");
+        if (!Directory.Exists(data)) SyntheticData.WriteCifar10(data, perTrainFile: 8, testCount: 12, seed: 4);
+        CompressAllModes(model, ["--data", data], 40, runtimeCheck: model == "alexnet-cifar");
+    }
 }

@@ -186,6 +186,47 @@ public static class ReportPlots
     }
 
     /// <summary>
+    /// Trade-off curves: test accuracy (%) against compression ratio (log scale), one line per mode (e.g. post-training,
+    /// in-training, combined), points joined in ratio order, and the dense baseline as a marker when known.
+    /// </summary>
+    public static byte[] TradeOffCurves(IReadOnlyList<(string Mode, IReadOnlyList<SweepPoint> Points)> curves, SweepPoint? baseline, string title)
+    {
+        var plot = Create(title, "compression ratio (dense fp32 bytes / file bytes, log scale)", "test accuracy (%)");
+        static double X(SweepPoint p) => Math.Log10(Math.Max(p.Ratio, 1e-6));
+        var all = curves.SelectMany(c => c.Points).ToList();
+        if (baseline is not null) all.Add(baseline);
+        MarkerShape[] shapes = [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond, MarkerShape.OpenCircle];
+        int k = 0;
+        foreach (var (mode, points) in curves)
+        {
+            var sorted = points.OrderBy(p => p.Ratio).ToArray();
+            var line = plot.Add.Scatter(sorted.Select(X).ToArray(), sorted.Select(p => 100 * p.Accuracy).ToArray());
+            line.LegendText = mode;
+            line.LineWidth = 2;
+            line.MarkerSize = 8;
+            line.MarkerShape = shapes[k++ % shapes.Length];
+        }
+        if (baseline is not null)
+        {
+            var dense = plot.Add.Scatter(new[] { X(baseline) }, new[] { 100 * baseline.Accuracy });
+            dense.LegendText = "dense fp32 baseline";
+            dense.LineWidth = 0;
+            dense.MarkerSize = 11;
+            dense.MarkerShape = MarkerShape.FilledDiamond;
+            dense.Color = Colors.Black;
+        }
+        double lo = all.Select(X).DefaultIfEmpty(0).Min(), hi = all.Select(X).DefaultIfEmpty(1).Max();
+        double span = Math.Max(hi - lo, 0.5);
+        RatioTicks(plot.Axes.Bottom, lo - 0.1 * span, hi + 0.1 * span);
+        plot.Axes.SetLimitsX(lo - 0.1 * span, hi + 0.1 * span);
+        double ylo = all.Select(p => 100 * p.Accuracy).DefaultIfEmpty(0).Min(), yhi = all.Select(p => 100 * p.Accuracy).DefaultIfEmpty(100).Max();
+        double yspan = Math.Max(yhi - ylo, 1);
+        plot.Axes.SetLimitsY(ylo - 0.15 * yspan, yhi + 0.15 * yspan);
+        plot.ShowLegend(Alignment.LowerLeft);
+        return Render(plot, Width, Height);
+    }
+
+    /// <summary>
     /// An installed sans-serif family, or null for ScottPlot's default. Headless Skia otherwise may pick the first face
     /// fontconfig lists (often a serif); DejaVu Sans comes with fonts-dejavu-core, which scripts/setup.sh installs.
     /// </summary>

@@ -51,7 +51,8 @@ public static class CompressedTensorEncoder
                 continue;
             }
             if (fixedPoint is not null && fixedPoint.TryGetValue(name, out var fp))
-                result[name] = Smallest(graph, FixedPointCandidates(name, shape, fp).Concat(SparseIfZeros(Float32Candidates(name, shape, fp.ToDense()), fp)));
+                result[name] = Smallest(graph, fp.ElementCount > SmallTensor ? FixedPointCandidates(name, shape, fp)
+                    : FixedPointCandidates(name, shape, fp).Concat(SparseIfZeros(Float32Candidates(name, shape, fp.ToDense()), fp)));
             // A shared tensor's values can also be stored as plain floats (exactly the same values): for a tiny
             // tensor such as a 10-element bias that beats a codebook of 2^b floats.
             else if (shared.TryGetValue(name, out var sw))
@@ -106,6 +107,9 @@ public static class CompressedTensorEncoder
         }
     }
 
+    // Float32 values beat fixed-point codes only for tiny tensors (a code stream's header and scale cost more than a few floats).
+    private const int SmallTensor = 4096;
+
     private static IEnumerable<SlimTensor> FixedPointCandidates(string name, int[] shape, SlimTensor fp)
     {
         if (fp.Encoding != ValueEncoding.FixedPoint) throw new ArgumentException($"tensor '{name}' is not fixed point", nameof(fp));
@@ -123,14 +127,18 @@ public static class CompressedTensorEncoder
             yield return SlimTensor.FixedPoint(name, shape, codes, scales, bits, fp.FixedPointMode, huffman: HuffmanStreams.Codes);
         }
         if (!codes.Any(c => c == 0)) yield break;
-        foreach (var huff in new[] { HuffmanStreams.Codes | HuffmanStreams.Indices, HuffmanStreams.None })
-        {
+        // Tensors above a million elements (CIFAR models) skip the plain relative gaps, which practically never beat the
+        // Huffman-coded ones, to keep the encoding time down.
+        var variants = fp.ElementCount > 1 << 20
+            ? new[] { HuffmanStreams.Codes | HuffmanStreams.Indices }
+            : new[] { HuffmanStreams.Codes | HuffmanStreams.Indices, HuffmanStreams.None };
+        foreach (var huff in variants)
             for (int gap = 2; gap <= 10; gap++)
                 yield return SlimTensor.FixedPoint(name, shape, codes, scales, bits, fp.FixedPointMode, SparseLayout.RelativeGaps, gap, huff);
-            var csrHuff = huff == HuffmanStreams.None ? huff : huff | HuffmanStreams.RowPointers;
-            if (huff == HuffmanStreams.None || CanHuffmanCsr(shape))
-                yield return SlimTensor.FixedPoint(name, shape, codes, scales, bits, fp.FixedPointMode, SparseLayout.Csr, huffman: csrHuff);
-        }
+        yield return SlimTensor.FixedPoint(name, shape, codes, scales, bits, fp.FixedPointMode, SparseLayout.Csr);
+        if (CanHuffmanCsr(shape))
+            yield return SlimTensor.FixedPoint(name, shape, codes, scales, bits, fp.FixedPointMode, SparseLayout.Csr,
+                huffman: HuffmanStreams.Codes | HuffmanStreams.Indices | HuffmanStreams.RowPointers);
     }
 
     // Float32 forms of a fixed-point tensor (smaller for tiny biases) keep its pruned elements out of storage too.

@@ -70,9 +70,16 @@ public static class ImportanceClustering
         }
         if (Math.Abs(total - 1) > 1e-6) throw new ArgumentException($"fractions must sum to 1, got {total}", nameof(fractions));
         int n = importance.Length;
-        var values = importance.ToArray();
-        var order = Enumerable.Range(0, n).ToArray();
-        Array.Sort(order, (a, b) => { int c = values[a].CompareTo(values[b]); return c != 0 ? c : a.CompareTo(b); });
+        // Sort keys: the importance's float bits (monotone for A >= 0) above the position, so ties break by position.
+        var keys = new ulong[n];
+        for (int i = 0; i < n; i++)
+        {
+            float a = importance[i];
+            if (!(a >= 0) || float.IsInfinity(a)) throw new ArgumentException($"importance must be finite and >= 0, got {a}", nameof(importance));
+            keys[i] = ((ulong)BitConverter.SingleToUInt32Bits(a + 0f) << 32) | (uint)i;
+        }
+        Array.Sort(keys);
+        var order = Array.ConvertAll(keys, k => (int)(k & 0xFFFFFFFFUL));
         var assignment = new int[n];
         double cumulative = 0;
         int start = 0;

@@ -127,26 +127,35 @@ public sealed class ImportanceFreezer : ITrainingHooks, ICheckpointedHooks, IDis
     {
         if (!(fraction >= 0 && fraction <= 1)) throw new ArgumentOutOfRangeException(nameof(fraction), $"split fraction {fraction} outside 0..1");
         var names = _names;
-        var candidates = new List<(float Importance, int Parameter, int Index)>();
+        // One sort key per free element: the importance's float bits (monotone for A >= 0) above a global position
+        // (parameter order, then index), so ties break by parameter order, then position, as documented. Sorting
+        // primitive keys keeps this fast for models with millions of weights.
+        var offsets = new long[names.Count + 1];
+        for (int k = 0; k < names.Count; k++) offsets[k + 1] = offsets[k] + _frozen[names[k]].Length;
+        var keys = new List<ulong>();
         for (int k = 0; k < names.Count; k++)
         {
-            var importance = (RelativePerParameter ? _tracker.RelativeImportance(names[k]) : _tracker.Importance(names[k]));
+            var importance = RelativePerParameter ? _tracker.RelativeImportance(names[k]) : _tracker.Importance(names[k]);
             var frozen = _frozen[names[k]];
             for (int i = 0; i < frozen.Length; i++)
-                if (!frozen[i]) candidates.Add((importance[i], k, i));
+                if (!frozen[i]) keys.Add(((ulong)BitConverter.SingleToUInt32Bits(Math.Max(importance[i], 0f)) << 32) | (ulong)(offsets[k] + i));
         }
-        int count = (int)Math.Round(fraction * candidates.Count, MidpointRounding.AwayFromZero);
+        int count = (int)Math.Round(fraction * keys.Count, MidpointRounding.AwayFromZero);
         if (count == 0) return 0;
-        candidates.Sort((a, b) =>
+        var sorted = keys.ToArray();
+        Array.Sort(sorted);
+        var chosen = new List<(int Parameter, int Index)>(count);
+        for (int c = 0; c < count; c++)
         {
-            int c = a.Importance.CompareTo(b.Importance);
-            if (c != 0) return c;
-            c = a.Parameter.CompareTo(b.Parameter);
-            return c != 0 ? c : a.Index.CompareTo(b.Index);
-        });
+            long global = (long)(sorted[c] & 0xFFFFFFFFUL);
+            int k = Array.BinarySearch(offsets, global);
+            if (k < 0) k = ~k - 1;
+            while (k + 1 < offsets.Length && offsets[k + 1] <= global) k++;
+            chosen.Add((k, (int)(global - offsets[k])));
+        }
         var touched = new HashSet<int>();
         var values = new Dictionary<int, float[]>();
-        foreach (var (_, k, i) in candidates.Take(count))
+        foreach (var (k, i) in chosen)
         {
             string name = names[k];
             if (!values.TryGetValue(k, out var w))

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SlimNet.Compression.Optim;
@@ -36,15 +37,19 @@ public sealed class AdamOptimizer : ParameterOptimizer
     protected override void Update(string name, Tensor parameter, Tensor gradient)
     {
         using var scope = NewDisposeScope();
-        var g = WeightDecay != 0 ? gradient.add(parameter, alpha: WeightDecay) : gradient;
-        var m = State(name, "exp_avg", parameter);
-        var v = State(name, "exp_avg_sq", parameter);
-        m.mul_(Beta1).add_(g, alpha: 1 - Beta1);
-        v.mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
         double bc1 = 1 - Math.Pow(Beta1, StepCount);
         double bc2 = 1 - Math.Pow(Beta2, StepCount);
-        var denom = v.sqrt().div_(Math.Sqrt(bc2)).add_(Epsilon);
-        parameter.addcdiv_(m, denom, value: -LearningRate / bc1);
+        // Scalars held in using-locals: TorchSharp passes an implicit Scalar's handle to libtorch without keeping the
+        // object alive, so the finalizer could free it mid-call (seen as a crash in Scalar::toDouble in a long run).
+        using Scalar decay = WeightDecay, b1 = Beta1, oneMinusB1 = 1 - Beta1, b2 = Beta2, oneMinusB2 = 1 - Beta2,
+            sqrtBc2 = Math.Sqrt(bc2), eps = Epsilon, step = -LearningRate / bc1;
+        var g = WeightDecay != 0 ? gradient.add(parameter, alpha: decay) : gradient;
+        var m = State(name, "exp_avg", parameter);
+        var v = State(name, "exp_avg_sq", parameter);
+        m.mul_(b1).add_(g, alpha: oneMinusB1);
+        v.mul_(b2).addcmul_(g, g, value: oneMinusB2);
+        var denom = v.sqrt().div_(sqrtBc2).add_(eps);
+        parameter.addcdiv_(m, denom, value: step);
     }
 
     /// <summary>Bias-corrected second moment v̂ = v / (1 − β₂^t) of a parameter (a new tensor), or null before the first step.</summary>
@@ -52,6 +57,7 @@ public sealed class AdamOptimizer : ParameterOptimizer
     {
         var v = TryGetState(parameterName, "exp_avg_sq");
         if (v is null || StepCount == 0) return null;
-        return v.div(1 - Math.Pow(Beta2, StepCount));
+        using Scalar bc2 = 1 - Math.Pow(Beta2, StepCount);
+        return v.div(bc2);
     }
 }

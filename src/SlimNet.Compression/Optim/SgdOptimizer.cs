@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SlimNet.Compression.Optim;
@@ -34,14 +35,16 @@ public sealed class SgdOptimizer : ParameterOptimizer
     protected override void Update(string name, Tensor parameter, Tensor gradient)
     {
         using var scope = NewDisposeScope();
-        var d = WeightDecay != 0 ? gradient.add(parameter, alpha: WeightDecay) : gradient;
+        // Scalars held in using-locals so that the finalizer cannot free one while libtorch reads it (see AdamOptimizer).
+        using Scalar decay = WeightDecay, momentum = Momentum, step = -LearningRate;
+        var d = WeightDecay != 0 ? gradient.add(parameter, alpha: decay) : gradient;
         if (Momentum != 0)
         {
             var buf = State(name, "momentum_buffer", parameter);
             if (StepCount == 1) buf.copy_(d);
-            else buf.mul_(Momentum).add_(d);
-            d = Nesterov ? d.add(buf, alpha: Momentum) : buf;
+            else buf.mul_(momentum).add_(d);
+            d = Nesterov ? d.add(buf, alpha: momentum) : buf;
         }
-        parameter.add_(d, alpha: -LearningRate);
+        parameter.add_(d, alpha: step);
     }
 }

@@ -100,5 +100,13 @@ public class LanguageModelCliTests : IDisposable
         Assert.Contains("reused", again.Stderr);
         Assert.Equal(table, File.ReadAllText(Path.Combine(dir, "bpc.md")));
         AssertOneLineError(CliRunner.Run(_dir.FullName, ["lstm-sweep", "--out", dir, "--quantizers", "fp,laq9"]), "unknown 'laq9'");
+
+        // inspect groups every tensor of an Lstm node (normalization tensors included) under the node, shown by its W_ih.
+        var inspect = CliRunner.Run(_dir.FullName, "inspect", Path.Combine(dir, "laq2-layer.slim"), "--json");
+        Assert.True(inspect.ExitCode == 0, inspect.Stderr);
+        using var doc = JsonDocument.Parse(inspect.Stdout);
+        var layers = doc.RootElement.GetProperty("layers").EnumerateArray().ToList();
+        Assert.Equal(new[] { "lstm1", "decoder" }, layers.Select(l => l.GetProperty("name").GetString()));
+        Assert.Equal("Lstm", layers[0].GetProperty("op").GetString());
     }
 }

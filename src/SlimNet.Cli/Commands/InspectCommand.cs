@@ -108,7 +108,9 @@ public static class InspectCommand
         {
             var node = model.Graph.Nodes.FirstOrDefault(n => n.Name == l.Layer);
             var weights = l.Tensors.Where(t => !SlimExporter.IsStatistic(t.Name)).ToList();
-            var main = l.Tensors.FirstOrDefault(t => t.Name.EndsWith(".weight", StringComparison.Ordinal)) ?? l.Tensors[0];
+            // The layer's own weight (an Lstm node's is weight_ih; its normalization tensors also end in ".weight").
+            var main = l.Tensors.FirstOrDefault(t => t.Name == l.Layer + ".weight") ?? l.Tensors.FirstOrDefault(t => t.Name == l.Layer + ".weight_ih")
+                ?? l.Tensors.FirstOrDefault(t => t.Name.EndsWith(".weight", StringComparison.Ordinal)) ?? l.Tensors[0];
             var shapes = l.Tensors.Select(t => model.FindTensor(t.Name)?.Shape ?? []).ToArray();
             var mainShape = model.FindTensor(main.Name)?.Shape ?? [];
             return new LayerSummary(l.Layer, node?.Op.ToString() ?? "?", "[" + string.Join("×", mainShape) + "]", Describe(main),

@@ -81,6 +81,9 @@ public sealed class SlimSizeReport
 
     private static string LayerOf(string tensor, HashSet<string> nodes)
     {
+        // The longest prefix that names a node: Lstm tensors such as "lstm1.norm_ih.weight" belong to node "lstm1".
+        for (int at = tensor.LastIndexOf('.'); at > 0; at = tensor.LastIndexOf('.', at - 1))
+            if (nodes.Contains(tensor[..at])) return tensor[..at];
         int dot = tensor.LastIndexOf('.');
         string prefix = dot > 0 ? tensor[..dot] : tensor;
         return nodes.Contains(prefix) || dot > 0 ? prefix : tensor;

@@ -3,6 +3,9 @@ using SlimNet.Training.Data;
 
 namespace SlimNet.Training.Tests.Data;
 
+// Not run in parallel with other classes: loading the embedded corpus allocates ~50 MB, which DataLoaderTests'
+// process-wide managed-heap check would count as its own growth.
+[Collection("torch")]
 public class TextCorpusTests
 {
     [Fact]

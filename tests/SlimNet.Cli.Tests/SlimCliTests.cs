@@ -83,6 +83,18 @@ public class SlimCliTests(TinyExportedModel tiny) : IClassFixture<TinyExportedMo
     }
 
     [Fact]
+    public void TorchCheckAgreesWithTheRuntime()
+    {
+        var run = Json(CliRunner.Run(tiny.Dir.FullName, "run", tiny.Slim, "--torch-check", "--json"));
+        double runtime = run.GetProperty("test_accuracy").GetDouble();
+        Assert.InRange(runtime, 0.8, 1.0);
+        Assert.Equal(runtime, run.GetProperty("torch_test_accuracy").GetDouble(), 9);
+        Assert.Equal(1.0, run.GetProperty("torch_agreement").GetDouble(), 9);
+        Assert.InRange(run.GetProperty("torch_max_logit_difference").GetDouble(), 0, 1e-4);
+        Assert.Equal(0, run.GetProperty("torch_examples_logits_over_1e4").GetInt32());
+    }
+
+    [Fact]
     public void Fp16ExportIsAboutHalfAndKeepsTheAccuracy()
     {
         var half = Path.Combine(tiny.Dir.FullName, "half.slim");

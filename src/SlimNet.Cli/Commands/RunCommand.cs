@@ -101,18 +101,7 @@ public static class RunCommand
         for (int start = 0; start < data.Count; start += batch)
         {
             int n = Math.Min(batch, data.Count - start);
-            for (int k = 0; k < n; k++)
-            {
-                var pixels = data.Image(start + k);
-                var dst = input.AsSpan(k * size, size);
-                for (int c = 0; c < data.Channels; c++)
-                {
-                    var t = table.AsSpan(c * 256, 256);
-                    var src = pixels.Slice(c * plane, plane);
-                    var d = dst.Slice(c * plane, plane);
-                    for (int p = 0; p < plane; p++) d[p] = t[src[p]];
-                }
-            }
+            NormalizeBatch(data, table, start, n, input);
             session.Run(input, n, logits);
             shape[0] = n;
             float[] reference;
@@ -144,6 +133,25 @@ public static class RunCommand
         return ((double)same / data.Count, maxDiff, (double)correct / data.Count, over);
     }
 
+    /// <summary>Writes examples [start, start + n) of <paramref name="data"/> into <paramref name="input"/>, each pixel
+    /// mapped through its channel's 256-entry normalization table (<see cref="ChannelNormalization.BuildLookupTable"/>).</summary>
+    private static void NormalizeBatch(Dataset data, float[] table, int start, int n, float[] input)
+    {
+        int size = data.ExampleSize, plane = data.Height * data.Width;
+        for (int k = 0; k < n; k++)
+        {
+            var pixels = data.Image(start + k);
+            var dst = input.AsSpan(k * size, size);
+            for (int c = 0; c < data.Channels; c++)
+            {
+                var t = table.AsSpan(c * 256, 256);
+                var src = pixels.Slice(c * plane, plane);
+                var d = dst.Slice(c * plane, plane);
+                for (int p = 0; p < plane; p++) d[p] = t[src[p]];
+            }
+        }
+    }
+
     /// <summary>Counts correct top-1 predictions over <paramref name="data"/>, in batches of up to <paramref name="batch"/>.</summary>
     public static long Evaluate(Runtime.InferenceSession session, Dataset data, ChannelNormalization normalization, int batch, Action<int>? report = null)
     {
@@ -155,18 +163,7 @@ public static class RunCommand
         for (int start = 0; start < data.Count; start += batch)
         {
             int n = Math.Min(batch, data.Count - start);
-            for (int k = 0; k < n; k++)
-            {
-                var pixels = data.Image(start + k);
-                var dst = input.AsSpan(k * size, size);
-                for (int c = 0; c < data.Channels; c++)
-                {
-                    var t = table.AsSpan(c * 256, 256);
-                    var src = pixels.Slice(c * plane, plane);
-                    var d = dst.Slice(c * plane, plane);
-                    for (int p = 0; p < plane; p++) d[p] = t[src[p]];
-                }
-            }
+            NormalizeBatch(data, table, start, n, input);
             session.Run(input, n, logits);
             for (int k = 0; k < n; k++)
             {

@@ -333,11 +333,9 @@ public sealed class LanguageModelTrainer
         };
     }
 
-    private static readonly JsonSerializerOptions LogJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
-
     private static void AppendLog(string path, LanguageEpochRecord r)
     {
-        var line = JsonSerializer.Serialize(new
+        JsonLinesLog.Append(path, new
         {
             epoch = r.Epoch,
             lr = r.LearningRate,
@@ -346,7 +344,6 @@ public sealed class LanguageModelTrainer
             validation_accuracy = r.ValidationAccuracy,
             seconds = r.Seconds,
             characters_per_second = r.CharactersPerSecond,
-        }, LogJson);
-        File.AppendAllText(path, line + "\n");
+        });
     }
 }

@@ -243,12 +243,9 @@ public sealed class ModelTrainer
         };
     }
 
-    // A diverging evaluation can produce an infinite loss; the log must still be written.
-    private static readonly JsonSerializerOptions LogJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
-
     private static void AppendLog(string path, EpochRecord record)
     {
-        var line = JsonSerializer.Serialize(new
+        JsonLinesLog.Append(path, new
         {
             epoch = record.Epoch,
             lr = record.LearningRate,
@@ -258,7 +255,6 @@ public sealed class ModelTrainer
             test_accuracy = record.TestAccuracy,
             seconds = record.Seconds,
             examples_per_second = record.ExamplesPerSecond,
-        }, LogJson);
-        File.AppendAllText(path, line + "\n");
+        });
     }
 }

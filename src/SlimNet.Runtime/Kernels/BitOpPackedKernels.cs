@@ -29,6 +29,13 @@ public sealed class BitOpPackedWeights
         Groups = (rows + GroupRows - 1) / GroupRows;
         Planes = GC.AllocateArray<ulong>(checked(Groups * kw * Words * GroupRows), pinned: true);
         Basis = GC.AllocateArray<double>(Groups * kw * GroupRows, pinned: true);
+        if (cols <= BitOpPackedKernels.LookupMaxCols)
+        {
+            LookupBlocks = (rows + BitOpPackedKernels.LookupBlockRows - 1) / BitOpPackedKernels.LookupBlockRows;
+            LookupChunks = (cols + BitOpPackedKernels.LookupChunkBits - 1) / BitOpPackedKernels.LookupChunkBits;
+            LookupIndex = GC.AllocateArray<byte>(checked(LookupBlocks * kw * LookupChunks * BitOpPackedKernels.LookupBlockRows), pinned: true);
+            LookupBasis = GC.AllocateArray<float>(LookupBlocks * kw * BitOpPackedKernels.LookupBlockRows, pinned: true);
+        }
     }
 
     /// <summary>Output rows.</summary>
@@ -44,6 +51,19 @@ public sealed class BitOpPackedWeights
     internal ulong[] Planes { get; }
     /// <summary>[group][plane][lane]: v_w of row group·8 + lane (0 for padding rows).</summary>
     internal double[] Basis { get; }
+    /// <summary>Row blocks of 64 in the table-lookup layout (0 when <see cref="LookupIndex"/> is null).</summary>
+    internal int LookupBlocks { get; }
+    /// <summary>6-column chunks per row in the table-lookup layout.</summary>
+    internal int LookupChunks { get; }
+    /// <summary>
+    /// The table-lookup layout of <see cref="BitOpPackedKernels"/> (null above <see cref="BitOpPackedKernels.LookupMaxCols"/>
+    /// columns): [block][plane][chunk][64 bytes], byte p holds bits 6·chunk … 6·chunk + 5 of the plane of row
+    /// block·64 + (p even ? p/2 : 32 + p/2) (rows interleaved so that the even and the odd bytes, widened to 16 bits, are
+    /// rows 0–31 and 32–63 in order); padding rows and columns are 0.
+    /// </summary>
+    internal byte[]? LookupIndex { get; }
+    /// <summary>[block][plane][row in block]: v_w as float for the table-lookup path (0 for padding rows).</summary>
+    internal float[]? LookupBasis { get; }
 
     /// <summary>Packs K_w-bit codes [rows, cols] (bit i → plane i, 1 = +1, 0 = −1) with their basis [rows, K_w].</summary>
     public static BitOpPackedWeights FromCodes(ReadOnlySpan<ushort> codes, ReadOnlySpan<float> basis, int rows, int cols, int kw)
@@ -66,6 +86,22 @@ public sealed class BitOpPackedWeights
                         p.Planes[(planeBase + (c >> 6)) * GroupRows + lane] |= 1UL << (c & 63);
             }
         }
+        if (p.LookupIndex != null)
+        {
+            const int B = BitOpPackedKernels.LookupBlockRows, C = BitOpPackedKernels.LookupChunkBits;
+            for (int r = 0; r < rows; r++)
+            {
+                int block = r / B, inBlock = r % B, pos = BitOpPackedKernels.LookupBytePosition(inBlock);
+                for (int i = 0; i < kw; i++)
+                {
+                    p.LookupBasis![(block * kw + i) * B + inBlock] = basis[r * kw + i];
+                    int stream = (block * kw + i) * p.LookupChunks;
+                    for (int c = 0; c < cols; c++)
+                        if (((codes[r * cols + c] >> i) & 1) != 0)
+                            p.LookupIndex[(stream + c / C) * B + pos] |= (byte)(1 << (c % C));
+                }
+            }
+        }
         return p;
     }
 
@@ -75,7 +111,11 @@ public sealed class BitOpPackedWeights
         KernelArgumentChecks.Exactly(scale.Length, Rows, nameof(scale));
         for (int r = 0; r < Rows; r++)
             for (int i = 0; i < Kw; i++)
+            {
                 Basis[((r / GroupRows) * Kw + i) * GroupRows + r % GroupRows] *= scale[r];
+                if (LookupBasis != null)
+                    LookupBasis[((r / BitOpPackedKernels.LookupBlockRows) * Kw + i) * BitOpPackedKernels.LookupBlockRows + r % BitOpPackedKernels.LookupBlockRows] *= scale[r];
+            }
     }
 }
 
@@ -95,7 +135,7 @@ public sealed class BitOpPackedWeights
 /// The weight block of one row group (K_w·Words·64 bytes) and all packed activations stay in L1 while the group runs
 /// over the batch, so one weight vector is loaded once per example and used for 8 outputs.
 /// </summary>
-public static unsafe class BitOpPackedKernels
+public static unsafe partial class BitOpPackedKernels
 {
     /// <summary>64-bit words per plane for <paramref name="cols"/> columns, padded to a multiple of 4 (the adder's step).</summary>
     public static int PaddedWords(int cols) => ((cols + 255) >> 8) << 2;
@@ -291,12 +331,19 @@ public static unsafe class BitOpPackedKernels
         Terms(w, activationPlanes, activationCounts, batch, ka, terms, SimdSupport.Best);
 
     internal static void Terms(BitOpPackedWeights w, ReadOnlySpan<ulong> activationPlanes, ReadOnlySpan<int> activationCounts, int batch, int ka, Span<int> terms,
-        SimdLevel level)
+        SimdLevel level, bool lookup = true)
     {
         ArgumentNullException.ThrowIfNull(w);
         CheckActivations(w, activationPlanes.Length, activationCounts.Length, batch, ka);
         KernelArgumentChecks.Exactly(terms.Length, (long)batch * w.Rows * w.Kw * ka, nameof(terms));
         int kw = w.Kw, pairs = kw * ka;
+        if (lookup && CanUseLookup(w, level))
+        {
+            fixed (ulong* pa = activationPlanes)
+            fixed (int* pc = activationCounts, pt = terms)
+                TermsLookup(w, pa, pc, batch, ka, pt);
+            return;
+        }
         Span<long> counts = stackalloc long[pairs * BitOpPackedWeights.GroupRows];
         fixed (ulong* pw = w.Planes, pa = activationPlanes)
             for (int g = 0; g < w.Groups; g++)
@@ -329,7 +376,7 @@ public static unsafe class BitOpPackedKernels
         Gemm(w, activationPlanes, activationCounts, activationBasis, bias, y, batch, ka, SimdSupport.Best);
 
     internal static void Gemm(BitOpPackedWeights w, ReadOnlySpan<ulong> activationPlanes, ReadOnlySpan<int> activationCounts, ReadOnlySpan<float> activationBasis,
-        ReadOnlySpan<float> bias, Span<float> y, int batch, int ka, SimdLevel level)
+        ReadOnlySpan<float> bias, Span<float> y, int batch, int ka, SimdLevel level, bool lookup = true)
     {
         ArgumentNullException.ThrowIfNull(w);
         CheckActivations(w, activationPlanes.Length, activationCounts.Length, batch, ka);
@@ -339,7 +386,7 @@ public static unsafe class BitOpPackedKernels
         fixed (ulong* pa = activationPlanes)
         fixed (int* pc = activationCounts)
         fixed (float* pv = activationBasis, pb = bias, py = y)
-            Run(w, pa, pc, pv, ka, bias.IsEmpty ? null : pb, py, batch, w.Rows, 1, level);
+            Run(w, pa, pc, pv, ka, bias.IsEmpty ? null : pb, py, batch, w.Rows, 1, level, lookup);
     }
 
     private static void CheckActivations(BitOpPackedWeights w, int planesLength, int countsLength, int batch, int ka)
@@ -353,8 +400,13 @@ public static unsafe class BitOpPackedKernels
     /// <summary>Unchecked entry for the engine: output (b, o) goes to y[b·strideB + o·strideO] (Linear: rows, 1; convolution
     /// pixels as examples: 1, pixels).</summary>
     internal static void Run(BitOpPackedWeights w, ulong* aPlanes, int* aCounts, float* aBasis, int ka, float* bias, float* y,
-        int batch, nint strideB, nint strideO, SimdLevel level)
+        int batch, nint strideB, nint strideO, SimdLevel level, bool lookup = true)
     {
+        if (lookup && CanUseLookup(w, level))
+        {
+            RunLookup(w, aPlanes, aCounts, aBasis, ka, bias, y, batch, strideB, strideO);
+            return;
+        }
         const int G = BitOpPackedWeights.GroupRows;
         int kw = w.Kw, pairs = kw * ka;
         long* counts = stackalloc long[pairs * G];

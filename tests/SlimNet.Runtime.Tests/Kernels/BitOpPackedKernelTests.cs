@@ -8,6 +8,11 @@ public class BitOpPackedKernelTests
 {
     public static IEnumerable<object[]> Levels() => SimdSupport.Supported.Select(l => new object[] { (int)l });
 
+    /// <summary>Every SIMD level, each with the table-lookup path allowed and not (it runs at 512 bits with AVX-512 VBMI;
+    /// otherwise both settings take the carry-save or scalar path).</summary>
+    public static IEnumerable<object[]> LevelsAndPaths() =>
+        SimdSupport.Supported.SelectMany(l => new[] { new object[] { (int)l, true }, new object[] { (int)l, false } });
+
     private static readonly int[] Widths = { 1, 2, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1000, 1024, 2048 + 17, 64 * 4 * 31 + 64 * 4 + 3 };
 
     /// <summary>Random codes and bases, packed, with the scalar oracle over the unpacked codes.</summary>
@@ -62,8 +67,8 @@ public class BitOpPackedKernelTests
         }
     }
 
-    [Theory, MemberData(nameof(Levels))]
-    public void Terms_EqualTheScalarReference_Exactly(int simdBits)
+    [Theory, MemberData(nameof(LevelsAndPaths))]
+    public void Terms_EqualTheScalarReference_Exactly(int simdBits, bool lookup)
     {
         var level = (SimdLevel)simdBits;
         var rng = new Random(21);
@@ -73,13 +78,89 @@ public class BitOpPackedKernelTests
                 int rows = 1 + (cols + kw * 3) % 19, batch = 1 + (cols + ka) % 4;
                 var p = Problem.Random(rng, rows, cols, batch, kw, ka);
                 var terms = new int[batch * rows * kw * ka];
-                BitOpPackedKernels.Terms(p.Weights, p.APlanes, p.ACounts, batch, ka, terms, level);
+                BitOpPackedKernels.Terms(p.Weights, p.APlanes, p.ACounts, batch, ka, terms, level, lookup);
                 Assert.Equal(p.ReferenceTerms(), terms);
             }
     }
 
-    [Theory, MemberData(nameof(Levels))]
-    public void Gemm_WithPowerOfTwoBases_IsExactlyTheIntegerSum(int simdBits)
+    [Theory, MemberData(nameof(LevelsAndPaths))]
+    public void Terms_AreExact_OnBlockAndTileEdges(int simdBits, bool lookup)
+    {
+        // The table-lookup path works on blocks of 64 rows, tiles of 4 weight streams × 4 activation streams (2×2 tails),
+        // 6-column chunks and byte counters widened every 42 chunks (252 columns): batches, row counts and widths on
+        // either side of each of those edges, every K_w/K_a pairing of the tiles' remainders.
+        var level = (SimdLevel)simdBits;
+        var rng = new Random(64);
+        var shapes = new (int Rows, int Cols, int Batch, int Kw, int Ka)[]
+        {
+            (1, 1, 1, 1, 1), (64, 6, 2, 2, 2), (65, 7, 3, 1, 2), (63, 5, 5, 2, 2), (130, 63, 64, 2, 2), (64, 64, 65, 2, 2),
+            (200, 65, 3, 3, 3), (129, 252, 5, 4, 4), (70, 253, 2, 1, 3), (33, 1000, 3, 2, 1), (257, 505, 2, 3, 2),
+            (20, 1000, 65, 1, 2), (64, 1024, 4, 2, 2), (100, 2048 + 17, 1, 4, 1), (192, 511, 7, 1, 1),
+        };
+        foreach (var (rows, cols, batch, kw, ka) in shapes)
+        {
+            var p = Problem.Random(rng, rows, cols, batch, kw, ka);
+            var terms = new int[batch * rows * kw * ka];
+            BitOpPackedKernels.Terms(p.Weights, p.APlanes, p.ACounts, batch, ka, terms, level, lookup);
+            var expected = p.ReferenceTerms();
+            for (int e = 0; e < expected.Length; e++)
+                Assert.True(expected[e] == terms[e], $"{level} lookup {lookup} {rows}x{cols} batch {batch} W{kw}/A{ka}: term {e} is {terms[e]}, expected {expected[e]}");
+        }
+    }
+
+    [Theory, MemberData(nameof(LevelsAndPaths))]
+    public void Terms_AllOnes_CountEveryColumn(int simdBits, bool lookup)
+    {
+        // Every weight and activation bit set: each count is the width, the largest value the byte counters of the lookup
+        // path (widened every 42 chunks of 6) and the carry-save adder's byte sums (every 31 steps) must hold.
+        var level = (SimdLevel)simdBits;
+        foreach (int cols in new[] { 1, 6, 251, 252, 253, 1000, 64 * 4 * 31 + 64 * 4 + 3 })
+        {
+            const int rows = 70, batch = 5, kw = 2, ka = 2;
+            var w = BitOpPackedWeights.FromCodes(Enumerable.Repeat((ushort)3, rows * cols).ToArray(), Enumerable.Repeat(1f, rows * kw).ToArray(), rows, cols, kw);
+            var planes = new ulong[batch * ka * w.Words];
+            var counts = new int[batch * ka];
+            BitOpPackedKernels.PackActivationCodes(Enumerable.Repeat((ushort)3, batch * cols).ToArray(), batch, cols, ka, planes, counts);
+            var terms = new int[batch * rows * kw * ka];
+            BitOpPackedKernels.Terms(w, planes, counts, batch, ka, terms, level, lookup);
+            Assert.All(terms, t => Assert.Equal(cols, t));
+        }
+    }
+
+    [Fact]
+    public void LookupPath_IsTakenWithVbmi_AndWideLayersFallBackToTheCarrySaveAdder()
+    {
+        var narrow = Problem.Random(new Random(3), 3, 100, 1, 2, 2);
+        Assert.Equal(SimdSupport.Has512 && System.Runtime.Intrinsics.X86.Avx512Vbmi.IsSupported,
+            BitOpPackedKernels.CanUseLookup(narrow.Weights, SimdLevel.Vector512));
+        // Above 32767 columns the 16-bit terms of the lookup path could overflow: no lookup layout, carry-save path, still exact.
+        var wide = Problem.Random(new Random(4), 2, BitOpPackedKernels.LookupMaxCols + 1, 2, 1, 2);
+        Assert.False(BitOpPackedKernels.CanUseLookup(wide.Weights, SimdLevel.Vector512));
+        var terms = new int[2 * 2 * 1 * 2];
+        BitOpPackedKernels.Terms(wide.Weights, wide.APlanes, wide.ACounts, 2, 2, terms, SimdSupport.Best);
+        Assert.Equal(wide.ReferenceTerms(), terms);
+    }
+
+    [Theory, MemberData(nameof(LevelsAndPaths))]
+    public void Gemm_OnBlockAndTileEdges_MatchesTheReference(int simdBits, bool lookup)
+    {
+        var level = (SimdLevel)simdBits;
+        var rng = new Random(65);
+        foreach (int batch in new[] { 1, 2, 3, 5, 64, 65 })
+            foreach (var (rows, cols, kw, ka) in new[] { (1, 1, 2, 2), (63, 63, 2, 2), (65, 64, 1, 2), (130, 65, 3, 3), (64, 1000, 2, 2), (66, 300, 4, 4) })
+            {
+                var p = Problem.Random(rng, rows, cols, batch, kw, ka, powersOfTwo: true);
+                var bias = Enumerable.Range(0, rows).Select(o => (float)(o % 7 - 3)).ToArray();
+                var y = new float[batch * rows];
+                BitOpPackedKernels.Gemm(p.Weights, p.APlanes, p.ACounts, p.ABasis, bias, y, batch, ka, level, lookup);
+                var expected = p.ReferenceOutput(bias);
+                for (int e = 0; e < expected.Length; e++)
+                    Assert.True(expected[e] == y[e], $"{level} lookup {lookup} {rows}x{cols} batch {batch} W{kw}/A{ka}: element {e} is {y[e]}, expected {expected[e]}");
+            }
+    }
+
+    [Theory, MemberData(nameof(LevelsAndPaths))]
+    public void Gemm_WithPowerOfTwoBases_IsExactlyTheIntegerSum(int simdBits, bool lookup)
     {
         // Bases 2^i and 2^j make every product and sum exact in double and in the float output, so the float path
         // (which sums the popcounts in vector registers at 512 bits) must reproduce the oracle bit for bit.
@@ -92,15 +173,15 @@ public class BitOpPackedKernelTests
                     var p = Problem.Random(rng, rows, cols, batch, kw, ka, powersOfTwo: true);
                     var bias = Enumerable.Range(0, rows).Select(o => (float)(o - 3)).ToArray();
                     var y = new float[batch * rows];
-                    BitOpPackedKernels.Gemm(p.Weights, p.APlanes, p.ACounts, p.ABasis, bias, y, batch, ka, level);
+                    BitOpPackedKernels.Gemm(p.Weights, p.APlanes, p.ACounts, p.ABasis, bias, y, batch, ka, level, lookup);
                     var expected = p.ReferenceOutput(bias);
                     for (int e = 0; e < expected.Length; e++)
                         Assert.True(expected[e] == y[e], $"{level} cols {cols} W{kw}/A{ka} rows {rows} batch {batch}: element {e} is {y[e]}, expected {expected[e]}");
                 }
     }
 
-    [Theory, MemberData(nameof(Levels))]
-    public void Gemm_MatchesFloatDotProducts_AllZerosAndAllOnesToo(int simdBits)
+    [Theory, MemberData(nameof(LevelsAndPaths))]
+    public void Gemm_MatchesFloatDotProducts_AllZerosAndAllOnesToo(int simdBits, bool lookup)
     {
         var level = (SimdLevel)simdBits;
         var rng = new Random(9);
@@ -114,10 +195,10 @@ public class BitOpPackedKernelTests
                 var counts = new int[batch * ka];
                 BitOpPackedKernels.PackActivationCodes(p.ACodes, batch, cols, ka, planes, counts);
                 var y = new float[batch * rows];
-                BitOpPackedKernels.Gemm(p.Weights, planes, counts, p.ABasis, [], y, batch, ka, level);
+                BitOpPackedKernels.Gemm(p.Weights, planes, counts, p.ABasis, [], y, batch, ka, level, lookup);
                 var expected = (p with { APlanes = planes, ACounts = counts }).ReferenceOutput([]);
                 for (int e = 0; e < expected.Length; e++)
-                    Assert.True(Math.Abs(expected[e] - y[e]) <= 1e-5 * (1 + Math.Abs(expected[e])) * cols, $"{level} cols {cols} density {density}: {y[e]} vs {expected[e]}");
+                    Assert.True(Math.Abs(expected[e] - y[e]) <= 1e-5 * (1 + Math.Abs(expected[e])) * cols, $"{level} lookup {lookup} cols {cols} density {density}: {y[e]} vs {expected[e]}");
                 if (density == 0.0) Assert.All(y, v => Assert.Equal(0f, v));
             }
     }

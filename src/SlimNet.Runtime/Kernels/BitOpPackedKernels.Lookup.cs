@@ -1,0 +1,304 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SlimNet.Runtime.Kernels;
+
+// The table-lookup path of the bit-op GEMM (AVX-512 VBMI): popcount(w AND a) over 6 columns of 64 output rows is one
+// vpermb. The index vector holds a 6-bit weight chunk of 64 rows (one byte per row, BitOpPackedWeights.LookupIndex);
+// the table is picked by the activation's 6 bits m of the same columns: table m holds popcount(m AND x) for x = 0…63.
+// So one lookup does the AND and the count of 384 weight bits, against about 4.7 vector instructions per 512 bits for
+// the carry-save adder, and there is no AND, no carry-save state and no per-term horizontal work.
+public static unsafe partial class BitOpPackedKernels
+{
+    /// <summary>Output rows per block of the table-lookup path (the bytes of a 512-bit vector).</summary>
+    internal const int LookupBlockRows = 64;
+    /// <summary>Columns per lookup (vpermb reads 6 index bits).</summary>
+    internal const int LookupChunkBits = 6;
+    /// <summary>Widest layer of the table-lookup path: 2·count − popcount(a) is formed in 16-bit lanes.</summary>
+    internal const int LookupMaxCols = 32767;
+    // A byte counter gains at most 6 per chunk, so 42 chunks fit before the bytes are widened to 16 bits.
+    private const int LookupChunksPerFlush = 255 / LookupChunkBits;
+    // Activation (example, plane) streams per tile: 4 tables against 2 weight index vectors = 8 byte counters.
+    private const int LookupTileTables = 4;
+
+    /// <summary>Table m (m = 0…63) at byte m·64: popcount(m AND x) for x = 0…63.</summary>
+    private static readonly byte[] LookupTables = BuildLookupTables();
+
+    private static byte[] BuildLookupTables()
+    {
+        var t = GC.AllocateArray<byte>(64 * 64, pinned: true);
+        for (int m = 0; m < 64; m++)
+            for (int x = 0; x < 64; x++)
+                t[m * 64 + x] = (byte)System.Numerics.BitOperations.PopCount((uint)(m & x));
+        return t;
+    }
+
+    /// <summary>Byte position of row r (0…63) of a block in the lookup layout: even bytes rows 0–31, odd bytes rows 32–63.</summary>
+    internal static int LookupBytePosition(int r) => r < 32 ? 2 * r : 2 * (r - 32) + 1;
+
+    internal static bool CanUseLookup(BitOpPackedWeights w, SimdLevel level) =>
+        level >= SimdLevel.Vector512 && w.LookupIndex != null && Avx512Vbmi.IsSupported && Avx512BW.IsSupported;
+
+    /// <summary>Examples per pass: their activation streams (ka each) form whole tiles of 4 where possible.</summary>
+    private static int LookupExamplesPerPass(int ka) => Math.Max(1, LookupTileTables / ka);
+
+    /// <summary>
+    /// Table offsets of the activation streams: offsets[s·chunks + c] = 64·(bits 6c … 6c + 5 of stream s), for the
+    /// <paramref name="streams"/> consecutive planes (each <paramref name="words"/> words) at <paramref name="planes"/>.
+    /// </summary>
+    private static void LookupOffsets(ulong* planes, int streams, int words, int chunks, ushort* offsets)
+    {
+        for (int s = 0; s < streams; s++)
+        {
+            ulong* a = planes + (nint)s * words;
+            ushort* o = offsets + (nint)s * chunks;
+            for (int c = 0; c < chunks; c++)
+            {
+                int bit = c * LookupChunkBits, word = bit >> 6, sh = bit & 63;
+                ulong v = a[word] >> sh;
+                if (sh > 64 - LookupChunkBits && word + 1 < words) v |= a[word + 1] << (64 - sh);
+                o[c] = (ushort)((v & 63) << 6);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Counts for examples [b0, b0 + nb) against row blocks [block0, block0 + nBlocks):
+    /// counts[((blk·kw + i)·(nb·ka) + e·ka + j)·64 + r] = popcount(w[row (block0 + blk)·64 + r, plane i] AND a[b0 + e, plane j]).
+    /// <paramref name="offsets"/> are the examples' table offsets (<see cref="LookupOffsets"/>); counts must be zero.
+    /// </summary>
+    private static void LookupCounts(BitOpPackedWeights w, int block0, int nBlocks, ushort* offsets, int streams, ushort* counts, ushort* dummy)
+    {
+        const int B = LookupBlockRows;
+        int kw = w.Kw, chunks = w.LookupChunks, entries = nBlocks * kw;
+        fixed (byte* index = w.LookupIndex, tables = LookupTables)
+        {
+            byte* first = index + (nint)block0 * kw * chunks * B;
+            int e = 0;
+            for (; e + 4 <= entries; e += 4)
+            {
+                byte* x0 = first + (nint)e * chunks * B;
+                ushort* c0 = counts + (nint)e * streams * B;
+                int s = 0;
+                for (; s + 4 <= streams; s += 4)
+                    LookupTile4x4(x0, chunks, offsets + (nint)s * chunks, tables, c0 + s * B, streams * B);
+                for (; s < streams; s += 2)
+                {
+                    // Two streams at a time (an odd last one runs twice; the repeat lands in the same counts, added to scratch).
+                    int s1 = s + 1 < streams ? s + 1 : s;
+                    for (int k = 0; k < 4; k += 2)
+                        LookupTile2x2(x0 + (nint)k * chunks * B, x0 + (nint)(k + 1) * chunks * B, offsets + (nint)s * chunks, offsets + (nint)s1 * chunks, chunks, tables,
+                            c0 + (k * streams + s) * B, s1 != s ? c0 + (k * streams + s1) * B : dummy,
+                            c0 + ((k + 1) * streams + s) * B, s1 != s ? c0 + ((k + 1) * streams + s1) * B : dummy);
+                }
+            }
+            for (; e < entries; e += 2)
+            {
+                byte* x0 = first + (nint)e * chunks * B;
+                ushort* c0 = counts + (nint)e * streams * B;
+                // An odd last entry runs against itself; its second set of counts goes to scratch.
+                bool pair = e + 1 < entries;
+                byte* x1 = pair ? x0 + (nint)chunks * B : x0;
+                for (int s = 0; s < streams; s += 2)
+                {
+                    int s1 = s + 1 < streams ? s + 1 : s;
+                    LookupTile2x2(x0, x1, offsets + (nint)s * chunks, offsets + (nint)s1 * chunks, chunks, tables,
+                        c0 + s * B, s1 != s ? c0 + s1 * B : dummy,
+                        pair ? c0 + (streams + s) * B : dummy, pair && s1 != s ? c0 + (streams + s1) * B : dummy);
+                }
+            }
+        }
+    }
+
+    /// <summary>Adds a byte counter (64 rows, interleaved as in the lookup layout) to 16-bit counts in row order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Flush(Vector512<byte> acc, ushort* c)
+    {
+        var v = acc.AsUInt16();
+        Vector512.Store(Vector512.Load(c) + (v & Vector512.Create((ushort)0xFF)), c);
+        Vector512.Store(Vector512.Load(c + 32) + Vector512.ShiftRightLogical(v, 8), c + 32);
+    }
+
+    /// <summary>
+    /// Four weight index streams (<paramref name="x"/>, consecutive, <paramref name="chunks"/>·64 bytes apart) × four
+    /// activation streams (offsets: 4 rows of <paramref name="chunks"/>): 16 byte counters; counts of index stream k and
+    /// activation stream t at c + k·<paramref name="entryStride"/> + t·64.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LookupTile4x4(byte* x, int chunks, ushort* o, byte* tables, ushort* c, int entryStride)
+    {
+        const int B = LookupBlockRows;
+        byte* x1 = x + (nint)chunks * B, x2 = x1 + (nint)chunks * B, x3 = x2 + (nint)chunks * B;
+        ushort* o1 = o + chunks, o2 = o1 + chunks, o3 = o2 + chunks;
+        for (int start = 0; start < chunks; start += LookupChunksPerFlush)
+        {
+            int end = Math.Min(chunks, start + LookupChunksPerFlush);
+            Vector512<byte> a00 = default, a01 = default, a02 = default, a03 = default;
+            Vector512<byte> a10 = default, a11 = default, a12 = default, a13 = default;
+            Vector512<byte> a20 = default, a21 = default, a22 = default, a23 = default;
+            Vector512<byte> a30 = default, a31 = default, a32 = default, a33 = default;
+            for (int k = start; k < end; k++)
+            {
+                var t0 = Vector512.Load(tables + o[k]);
+                var t1 = Vector512.Load(tables + o1[k]);
+                var t2 = Vector512.Load(tables + o2[k]);
+                var t3 = Vector512.Load(tables + o3[k]);
+                var i0 = Vector512.Load(x + (nint)k * B);
+                a00 += Avx512Vbmi.PermuteVar64x8(t0, i0);
+                a01 += Avx512Vbmi.PermuteVar64x8(t1, i0);
+                a02 += Avx512Vbmi.PermuteVar64x8(t2, i0);
+                a03 += Avx512Vbmi.PermuteVar64x8(t3, i0);
+                var i1 = Vector512.Load(x1 + (nint)k * B);
+                a10 += Avx512Vbmi.PermuteVar64x8(t0, i1);
+                a11 += Avx512Vbmi.PermuteVar64x8(t1, i1);
+                a12 += Avx512Vbmi.PermuteVar64x8(t2, i1);
+                a13 += Avx512Vbmi.PermuteVar64x8(t3, i1);
+                var i2 = Vector512.Load(x2 + (nint)k * B);
+                a20 += Avx512Vbmi.PermuteVar64x8(t0, i2);
+                a21 += Avx512Vbmi.PermuteVar64x8(t1, i2);
+                a22 += Avx512Vbmi.PermuteVar64x8(t2, i2);
+                a23 += Avx512Vbmi.PermuteVar64x8(t3, i2);
+                var i3 = Vector512.Load(x3 + (nint)k * B);
+                a30 += Avx512Vbmi.PermuteVar64x8(t0, i3);
+                a31 += Avx512Vbmi.PermuteVar64x8(t1, i3);
+                a32 += Avx512Vbmi.PermuteVar64x8(t2, i3);
+                a33 += Avx512Vbmi.PermuteVar64x8(t3, i3);
+            }
+            ushort* c1 = c + entryStride, c2 = c1 + entryStride, c3 = c2 + entryStride;
+            Flush(a00, c); Flush(a01, c + B); Flush(a02, c + 2 * B); Flush(a03, c + 3 * B);
+            Flush(a10, c1); Flush(a11, c1 + B); Flush(a12, c1 + 2 * B); Flush(a13, c1 + 3 * B);
+            Flush(a20, c2); Flush(a21, c2 + B); Flush(a22, c2 + 2 * B); Flush(a23, c2 + 3 * B);
+            Flush(a30, c3); Flush(a31, c3 + B); Flush(a32, c3 + 2 * B); Flush(a33, c3 + 3 * B);
+        }
+    }
+
+    /// <summary>Two weight index streams × two activation streams: 4 byte counters, counts c(index stream)(activation stream).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LookupTile2x2(byte* x0, byte* x1, ushort* o0, ushort* o1, int chunks, byte* tables, ushort* c00, ushort* c01, ushort* c10, ushort* c11)
+    {
+        const int B = LookupBlockRows;
+        for (int start = 0; start < chunks; start += LookupChunksPerFlush)
+        {
+            int end = Math.Min(chunks, start + LookupChunksPerFlush);
+            Vector512<byte> a00 = default, a01 = default, a10 = default, a11 = default;
+            for (int k = start; k < end; k++)
+            {
+                var i0 = Vector512.Load(x0 + (nint)k * B);
+                var i1 = Vector512.Load(x1 + (nint)k * B);
+                var t0 = Vector512.Load(tables + o0[k]);
+                var t1 = Vector512.Load(tables + o1[k]);
+                a00 += Avx512Vbmi.PermuteVar64x8(t0, i0);
+                a01 += Avx512Vbmi.PermuteVar64x8(t1, i0);
+                a10 += Avx512Vbmi.PermuteVar64x8(t0, i1);
+                a11 += Avx512Vbmi.PermuteVar64x8(t1, i1);
+            }
+            Flush(a00, c00); Flush(a01, c01);
+            Flush(a10, c10); Flush(a11, c11);
+        }
+    }
+
+    /// <summary>Row blocks per pass: enough for the weight index streams (blocks × K_w) to form tiles of 4.</summary>
+    private static int LookupBlocksPerPass(int kw) => kw % 4 == 0 ? 1 : kw % 2 == 0 ? 2 : 4;
+
+    /// <summary>The table-lookup <see cref="Run"/>: y[b, o] = Σᵢ v_w,i·Σⱼ v_a,j·(2·count_ij − popcount(a_j)) + bias in float.</summary>
+    private static void RunLookup(BitOpPackedWeights w, ulong* aPlanes, int* aCounts, float* aBasis, int ka, float* bias, float* y,
+        int batch, nint strideB, nint strideO)
+    {
+        const int B = LookupBlockRows;
+        int kw = w.Kw, chunks = w.LookupChunks, perPass = LookupExamplesPerPass(ka), blocksPerPass = LookupBlocksPerPass(kw);
+        int countsLength = blocksPerPass * kw * perPass * ka * B;
+        ushort* offsets = stackalloc ushort[perPass * ka * chunks];
+        ushort* counts = stackalloc ushort[countsLength];
+        ushort* dummy = stackalloc ushort[LookupTileTables * B];
+        float* yLanes = stackalloc float[16];
+        fixed (float* vwAll = w.LookupBasis)
+            for (int b0 = 0; b0 < batch; b0 += perPass)
+            {
+                int nb = Math.Min(perPass, batch - b0), streams = nb * ka;
+                LookupOffsets(aPlanes + (nint)b0 * ka * w.Words, streams, w.Words, chunks, offsets);
+                for (int block0 = 0; block0 < w.LookupBlocks; block0 += blocksPerPass)
+                {
+                    int nBlocks = Math.Min(blocksPerPass, w.LookupBlocks - block0);
+                    new Span<ushort>(counts, countsLength).Clear();
+                    LookupCounts(w, block0, nBlocks, offsets, streams, counts, dummy);
+                    for (int blk = 0; blk < nBlocks; blk++)
+                    {
+                        int row0 = (block0 + blk) * B;
+                        float* vw = vwAll + (nint)(block0 + blk) * kw * B;
+                        for (int e = 0; e < nb; e++)
+                        {
+                            int* pa = aCounts + (b0 + e) * ka;
+                            float* yb = y + (b0 + e) * strideB;
+                            for (int q = 0; q < B; q += 16)
+                            {
+                                int lanes = Math.Min(16, w.Rows - row0 - q);
+                                if (lanes <= 0) break;
+                                var acc = Vector512<float>.Zero;
+                                if (bias != null && lanes == 16) acc = Vector512.Load(bias + row0 + q);
+                                else if (bias != null)
+                                {
+                                    for (int l = 0; l < 16; l++) yLanes[l] = l < lanes ? bias[row0 + q + l] : 0;
+                                    acc = Vector512.Load(yLanes);
+                                }
+                                for (int i = 0; i < kw; i++)
+                                {
+                                    var inner = Vector512<float>.Zero;
+                                    ushort* ci = counts + ((nint)(blk * kw + i) * streams + e * ka) * B + q;
+                                    for (int j = 0; j < ka; j++)
+                                    {
+                                        // 2·count − popcount(a_j) = Σ_c e_w·e_a, exact in 32 bits, then one float multiply-add by v_a,j.
+                                        var n = Avx512F.ConvertToVector512Int32(Vector256.Load(ci + (nint)j * B));
+                                        var term = n + n - Vector512.Create(pa[j]);
+                                        inner = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(term), Vector512.Create(aBasis[j]), inner);
+                                    }
+                                    acc = Vector512.FusedMultiplyAdd(Vector512.Load(vw + i * B + q), inner, acc);
+                                }
+                                float* dst = yb + (row0 + q) * strideO;
+                                if (lanes == 16 && strideO == 1) acc.Store(dst);
+                                else
+                                {
+                                    acc.Store(yLanes);
+                                    for (int l = 0; l < lanes; l++) dst[l * strideO] = yLanes[l];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+    }
+
+    /// <summary>The table-lookup path of <c>Terms</c>: 2·count − popcount(a_j) per (example, row, i, j).</summary>
+    private static void TermsLookup(BitOpPackedWeights w, ulong* aPlanes, int* aCounts, int batch, int ka, int* terms)
+    {
+        const int B = LookupBlockRows;
+        int kw = w.Kw, chunks = w.LookupChunks, perPass = LookupExamplesPerPass(ka), blocksPerPass = LookupBlocksPerPass(kw), pairs = kw * ka;
+        int countsLength = blocksPerPass * kw * perPass * ka * B;
+        var offsets = new ushort[perPass * ka * chunks];
+        var counts = new ushort[countsLength];
+        var dummy = new ushort[LookupTileTables * B];
+        fixed (ushort* po = offsets, pc = counts, pd = dummy)
+            for (int b0 = 0; b0 < batch; b0 += perPass)
+            {
+                int nb = Math.Min(perPass, batch - b0), streams = nb * ka;
+                LookupOffsets(aPlanes + (nint)b0 * ka * w.Words, streams, w.Words, chunks, po);
+                for (int block0 = 0; block0 < w.LookupBlocks; block0 += blocksPerPass)
+                {
+                    int nBlocks = Math.Min(blocksPerPass, w.LookupBlocks - block0);
+                    Array.Clear(counts);
+                    LookupCounts(w, block0, nBlocks, po, streams, pc, pd);
+                    for (int blk = 0; blk < nBlocks; blk++)
+                        for (int r = 0; r < B; r++)
+                        {
+                            int o = (block0 + blk) * B + r;
+                            if (o >= w.Rows) break;
+                            for (int e = 0; e < nb; e++)
+                                for (int i = 0; i < kw; i++)
+                                    for (int j = 0; j < ka; j++)
+                                        terms[((nint)(b0 + e) * w.Rows + o) * pairs + i * ka + j] =
+                                            2 * pc[((nint)(blk * kw + i) * streams + e * ka + j) * B + r] - aCounts[(b0 + e) * ka + j];
+                        }
+                }
+            }
+    }
+}

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 
 namespace SlimNet.Compression.Quantization;
 
@@ -9,6 +10,9 @@ namespace SlimNet.Compression.Quantization;
 /// quantized weights <c>ŵ</c> that (exactly or approximately) minimise <see cref="WeightedProjectionError"/>,
 /// writes an integer code per weight for the .slim writer, and returns the scale(s) in a <see cref="ProjectionResult"/>.
 /// All functions are pure, work over spans, keep sums in double and allocate only pooled scratch for sorting.
+/// Every sum over the weights of a unit is an <see cref="InterleavedSum"/> (16 partial sums, element i into partial
+/// i mod 16, added in a fixed order), which fixes its rounding independently of how it is computed: the vectorized
+/// kernels the quantizer trains with (<c>ProjectionKernels</c>) give bit-identical results.
 /// <c>d</c> must be positive; this is not checked per element.
 /// </summary>
 public static class LossAwareProjection
@@ -51,9 +55,9 @@ public static class LossAwareProjection
     public static ProjectionResult Bwn(ReadOnlySpan<float> w, Span<float> wHat, Span<sbyte> codes)
     {
         CheckOutputs(w.Length, wHat, codes);
-        double sum = 0;
-        foreach (float v in w) sum += Math.Abs((double)v);
-        float alpha = w.Length == 0 ? 0f : (float)(sum / w.Length);
+        var sum = new InterleavedSum();
+        for (int i = 0; i < w.Length; i++) sum.Add(i, Math.Abs((double)w[i]));
+        float alpha = w.Length == 0 ? 0f : (float)(sum.Total / w.Length);
         WriteBinary(w, alpha, wHat, codes);
         return new ProjectionResult(alpha, alpha, 1, 1, true);
     }
@@ -65,13 +69,13 @@ public static class LossAwareProjection
     public static ProjectionResult Lab(ReadOnlySpan<float> w, ReadOnlySpan<float> d, Span<float> wHat, Span<sbyte> codes)
     {
         CheckInputs(w, d, wHat, codes);
-        double num = 0, den = 0;
+        InterleavedSum num = default, den = default;
         for (int i = 0; i < w.Length; i++)
         {
-            num += d[i] * Math.Abs((double)w[i]);
-            den += d[i];
+            num.Add(i, d[i] * Math.Abs((double)w[i]));
+            den.Add(i, d[i]);
         }
-        float alpha = den > 0 ? (float)(num / den) : 0f;
+        float alpha = den.Total > 0 ? (float)(num.Total / den.Total) : 0f;
         WriteBinary(w, alpha, wHat, codes);
         return new ProjectionResult(alpha, alpha, 1, 1, true);
     }
@@ -84,16 +88,16 @@ public static class LossAwareProjection
     {
         CheckOutputs(w.Length, wHat, codes);
         double threshold = TwnThreshold(w);
-        double sum = 0;
+        var sum = new InterleavedSum();
         int kept = 0;
         for (int i = 0; i < w.Length; i++)
         {
             double a = Math.Abs((double)w[i]);
             sbyte c = a > threshold ? (sbyte)Math.Sign(w[i]) : (sbyte)0;
             codes[i] = c;
-            if (c != 0) { sum += a; kept++; }
+            if (c != 0) { sum.Add(i, a); kept++; }
         }
-        float alpha = kept > 0 ? (float)(sum / kept) : 0f;
+        float alpha = kept > 0 ? (float)(sum.Total / kept) : 0f;
         for (int i = 0; i < w.Length; i++) wHat[i] = alpha * codes[i];
         return new ProjectionResult(alpha, alpha, 1, 1, true);
     }
@@ -251,31 +255,31 @@ public static class LossAwareProjection
         if (!seed.IsEmpty && seed.Length != w.Length) ThrowLength(nameof(seed), seed.Length, w.Length);
 
         // Initial α from b = sign(seed): for ±1 levels both α updates are Σ d|w| / Σ d over the non-zero b.
-        double num = 0, den = 0;
+        InterleavedSum num = default, den = default;
         for (int i = 0; i < w.Length; i++)
         {
             float s = seed.IsEmpty ? w[i] : seed[i];
             if (s == 0) continue;
-            num += d[i] * Math.Abs((double)w[i]);
-            den += d[i];
+            num.Add(i, d[i] * Math.Abs((double)w[i]));
+            den.Add(i, d[i]);
         }
-        double alpha = den > 0 ? num / den : 0;
+        double alpha = den.Total > 0 ? num.Total / den.Total : 0;
         ProjectLevels(w, alpha, n, logarithmic, codes);
 
         int iterations = 0;
         bool converged = false;
         while (iterations < maxIterations)
         {
-            num = 0;
-            den = 0;
+            num = default;
+            den = default;
             for (int i = 0; i < w.Length; i++)
             {
                 if (codes[i] == 0) continue;
                 double b = LevelMagnitude(codes[i], n, logarithmic);
-                num += d[i] * b * Math.Abs((double)w[i]);
-                den += scaleUpdate == LaqScaleUpdate.Exact ? d[i] * b * b : d[i] * b;
+                num.Add(i, d[i] * b * Math.Abs((double)w[i]));
+                den.Add(i, scaleUpdate == LaqScaleUpdate.Exact ? d[i] * b * b : d[i] * b);
             }
-            double next = den > 0 ? num / den : 0;
+            double next = den.Total > 0 ? num.Total / den.Total : 0;
             iterations++;
             int changes = ProjectLevels(w, next, n, logarithmic, codes);
             bool still = Math.Abs(next - alpha) <= ConvergenceTolerance * Math.Abs(next);
@@ -296,28 +300,25 @@ public static class LossAwareProjection
         double zeroBelow = Math.Pow(2, -n);
         for (int i = 0; i < w.Length; i++)
         {
-            sbyte c = 0;
-            if (alpha > 0)
-            {
-                double t = Math.Clamp(w[i] / alpha, -1.0, 1.0);
-                if (!logarithmic)
-                {
-                    c = (sbyte)Math.Round(t * n, MidpointRounding.AwayFromZero);
-                }
-                else if (Math.Abs(t) >= zeroBelow)
-                {
-                    double e = Math.Round(Math.Log2(Math.Abs(t)) - LogRoundingShift, MidpointRounding.AwayFromZero);
-                    e = Math.Clamp(e, -(n - 1), 0);
-                    c = (sbyte)(Math.Sign(t) * (n + (int)e));
-                }
-            }
+            sbyte c = alpha > 0 ? NearestLevel(w[i], alpha, n, logarithmic, zeroBelow) : (sbyte)0;
             if (c != codes[i]) changes++;
             codes[i] = c;
         }
         return changes;
     }
 
-    private static double LevelMagnitude(sbyte code, int n, bool logarithmic)
+    /// <summary>The code of the level nearest to w for scale α &gt; 0 (<paramref name="zeroBelow"/> = 2^−n).</summary>
+    internal static sbyte NearestLevel(float w, double alpha, int n, bool logarithmic, double zeroBelow)
+    {
+        double t = Math.Clamp(w / alpha, -1.0, 1.0);
+        if (!logarithmic) return (sbyte)Math.Round(t * n, MidpointRounding.AwayFromZero);
+        if (!(Math.Abs(t) >= zeroBelow)) return 0;
+        double e = Math.Round(Math.Log2(Math.Abs(t)) - LogRoundingShift, MidpointRounding.AwayFromZero);
+        e = Math.Clamp(e, -(n - 1), 0);
+        return (sbyte)(Math.Sign(t) * (n + (int)e));
+    }
+
+    internal static double LevelMagnitude(sbyte code, int n, bool logarithmic)
     {
         int m = Math.Abs((int)code);
         return logarithmic ? Math.Pow(2, m - n) : (double)m / n;
@@ -382,14 +383,14 @@ public static class LossAwareProjection
         bool converged = false;
         while (iterations < maxIterations)
         {
-            double num = 0, den = 0;
+            InterleavedSum num = default, den = default;
             for (int i = 0; i < w.Length; i++)
             {
                 if (codes[i] == 0 || !InGroup(w[i], group)) continue;
-                num += d[i] * Math.Abs((double)w[i]);
-                den += d[i];
+                num.Add(i, d[i] * Math.Abs((double)w[i]));
+                den.Add(i, d[i]);
             }
-            double next = den > 0 ? num / den : 0;
+            double next = den.Total > 0 ? num.Total / den.Total : 0;
             iterations++;
             int changes = 0;
             double half = next / 2;
@@ -413,12 +414,12 @@ public static class LossAwareProjection
 
     private static bool InGroup(float v, int group) => group == 0 || (group > 0 ? v > 0 : v < 0);
 
-    private static double TwnThreshold(ReadOnlySpan<float> w)
+    internal static double TwnThreshold(ReadOnlySpan<float> w)
     {
         if (w.IsEmpty) return 0;
-        double sum = 0;
-        foreach (float v in w) sum += Math.Abs((double)v);
-        return TwnThresholdFactor * sum / w.Length;
+        var sum = new InterleavedSum();
+        for (int i = 0; i < w.Length; i++) sum.Add(i, Math.Abs((double)w[i]));
+        return TwnThresholdFactor * sum.Total / w.Length;
     }
 
     private static void WriteBinary(ReadOnlySpan<float> w, float alpha, Span<float> wHat, Span<sbyte> codes)
@@ -431,7 +432,7 @@ public static class LossAwareProjection
         }
     }
 
-    private static int LevelCount(int bits)
+    internal static int LevelCount(int bits)
     {
         if (bits is < 2 or > 8)
             throw new ArgumentOutOfRangeException(nameof(bits), bits, "expected 2 to 8 bits");
@@ -452,4 +453,41 @@ public static class LossAwareProjection
 
     private static void ThrowLength(string name, int actual, int expected) =>
         throw new ArgumentException($"{name} has {actual} elements, expected {expected} (one per weight).", name);
+}
+
+/// <summary>
+/// The summation order of every sum over a unit's weights in <see cref="LossAwareProjection"/>: 16 partial sums in double,
+/// element i added to partial i mod 16 in increasing i, and the total <c>((0 + p0) + p1) + … + p15</c>. Fixing the order
+/// fixes the rounding, so a vectorized implementation (four 4-lane accumulators over 16 consecutive elements) gives
+/// bit-identical sums. Skipping an element equals adding +0 (the terms are non-negative).
+/// </summary>
+internal struct InterleavedSum
+{
+    /// <summary>Number of partial sums.</summary>
+    public const int Lanes = 16;
+
+    private PartialArray _partials;
+
+    /// <summary>Adds the term of element <paramref name="index"/>.</summary>
+    public void Add(int index, double value) => _partials[index & (Lanes - 1)] += value;
+
+    /// <summary>The partial sums, in order.</summary>
+    public Span<double> Partials => MemoryMarshal.CreateSpan(ref _partials[0], Lanes);
+
+    /// <summary>The sum of the partial sums, in order.</summary>
+    public readonly double Total
+    {
+        get
+        {
+            double total = 0;
+            for (int k = 0; k < Lanes; k++) total += _partials[k];
+            return total;
+        }
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(Lanes)]
+    private struct PartialArray
+    {
+        private double _first;
+    }
 }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SlimNet.Compression.Hooks;
 using SlimNet.Compression.Optim;
 using TorchSharp;
@@ -54,6 +56,12 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         if (_layers.Count == 0) throw new ArgumentException("no parameter to quantize", nameof(layers));
     }
 
+    /// <summary>
+    /// Most threads the projections run on (independent layers and blocks of rows in parallel); 0 (the default) means
+    /// torch's intra-op thread count, which SLIMNET_THREADS sets. The result does not depend on it.
+    /// </summary>
+    public int Threads { get; set; }
+
     /// <summary>The quantized parameters, in the given order.</summary>
     public IReadOnlyList<string> ParameterNames => _layers.Select(l => l.Definition.ParameterName).ToList();
 
@@ -97,8 +105,8 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         {
             layer.Parameter.clamp_(_lower, _upper);
             layer.Shadow = layer.Parameter.detach().clone().DetachFromDisposeScope();
-            Project(layer, step: optimizer.StepCount);
         }
+        ProjectAll(optimizer.StepCount);
         IsStarted = true;
     }
 
@@ -123,8 +131,8 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         {
             layer.Parameter.clamp_(_lower, _upper);
             layer.Shadow!.copy_(layer.Parameter);
-            Project(layer, step ?? _optimizer!.StepCount);
         }
+        ProjectAll(step ?? _optimizer!.StepCount);
     }
 
     /// <summary>The shadow (full-precision, clipped) weights of a parameter, row-major (a copy).</summary>
@@ -140,7 +148,7 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
     public float[] LastCurvature(string parameterName)
     {
         EnsureStarted();
-        return (float[])LayerOf(parameterName).D.Clone();
+        return LayerOf(parameterName).DSpan.ToArray();
     }
 
     /// <summary>The number of weights of a parameter forced to 0 by sparsification at its last projection.</summary>
@@ -183,6 +191,8 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         {
             l.Shadow?.Dispose();
             l.Shadow = null;
+            l.DTensor?.Dispose();
+            l.DTensor = null;
         }
     }
 
@@ -197,93 +207,170 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
 
     // ---------------------------------------------------------------- one projection
 
-    private void Project(LayerState layer, long step)
+    /// <summary>
+    /// Projects every layer: the curvature and sparsity selections per layer first (libtorch parallelises inside), then the
+    /// units (one per tensor, or blocks of rows with per-channel scales) in parallel on up to torch's thread count
+    /// (SLIMNET_THREADS). Each unit is projected single-threaded in a fixed order, so the result does not depend on the
+    /// thread count. w is read from the shadow tensor and ŵ written into the parameter, without managed copies.
+    /// </summary>
+    private void ProjectAll(long step)
+    {
+        var units = new List<(LayerState Layer, int FirstRow, int EndRow)>();
+        foreach (var layer in _layers)
+        {
+            Prepare(layer, step);
+            int rows = layer.Definition.PerChannel ? layer.Rows : 1;
+            int cols = rows == 0 ? 0 : layer.N / rows;
+            // Blocks of about 256K weights: enough work per task, enough tasks to balance.
+            int block = Math.Max(1, (1 << 18) / Math.Max(1, cols));
+            for (int r = 0; r < rows; r += block) units.Add((layer, r, Math.Min(rows, r + block)));
+        }
+        // Largest first for balance; the order does not change any result.
+        units.Sort((a, b) => ((long)(b.EndRow - b.FirstRow) * b.Layer.Cols).CompareTo((long)(a.EndRow - a.FirstRow) * a.Layer.Cols));
+        int threads = Threads > 0 ? Threads : Math.Max(1, torch.get_num_threads());
+        if (threads == 1 || units.Count == 1)
+        {
+            foreach (var u in units) ProjectRows(u.Layer, u.FirstRow, u.EndRow);
+        }
+        else
+        {
+            Parallel.For(0, units.Count, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                k => ProjectRows(units[k].Layer, units[k].FirstRow, units[k].EndRow));
+        }
+        foreach (var layer in _layers)
+        {
+            layer.HasSeed = true;
+            if (layer.Definition.PerChannel ? layer.Rows > 0 : true) layer.Levels = LevelsOf(layer.Definition);
+        }
+    }
+
+    private static int LevelsOf(QuantizedLayer def) => FormOf(def.Method) is QuantizedForm.Linear or QuantizedForm.Logarithmic
+        ? (1 << (def.Bits - 1)) - 1
+        : 1;
+
+    /// <summary>Reads d, updates the sparsity target and flags the forced zeros of one layer; takes the storage addresses.</summary>
+    private unsafe void Prepare(LayerState layer, long step)
     {
         var def = layer.Definition;
-        FloatStorage(layer.Parameter).CopyTo(layer.W);
         ReadCurvature(layer);
-
-        int n = layer.W.Length;
-        int rows = def.PerChannel ? layer.Rows : 1;
-        int cols = rows == 0 ? 0 : n / rows;
+        layer.WAddress = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(FloatStorage(layer.Shadow!)));
+        layer.OutAddress = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(FloatStorage(layer.Parameter)));
+        layer.DAddress = layer.DTensor is null ? 0 : (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(FloatStorage(layer.DTensor)));
         // The target never falls: a later stage restarts the step count, and its schedule would start again from 0.
         double target = Math.Max(layer.AppliedSparsity, def.Sparsity?.TargetAt(step) ?? 0.0);
         layer.AppliedSparsity = target;
-        long forced = def.Sparsity is null ? 0 : Pruning.MaskSelection.PruneCount(target, n);
+        long forced = def.Sparsity is null ? 0 : Pruning.MaskSelection.PruneCount(target, layer.N);
         layer.ForcedZeros = forced;
-        bool[]? pruned = null;
-        if (forced > 0)
-        {
-            SmallestImportance(layer.W, layer.D, (int)forced, layer.Importance, layer.Pruned, layer.Counts);
-            pruned = layer.Pruned;
-        }
+        layer.HasPruned = forced > 0;
+        if (forced > 0) SmallestImportance(layer.WSpan, layer.DSpan, (int)forced, layer.Importance, layer.Pruned, layer.Counts);
+    }
 
+    /// <summary>Projects rows [<paramref name="firstRow"/>, <paramref name="endRow"/>) of the layer's units and writes their ŵ.</summary>
+    private static void ProjectRows(LayerState layer, int firstRow, int endRow)
+    {
+        var def = layer.Definition;
         var form = FormOf(def.Method);
-        for (int r = 0; r < rows; r++)
+        int cols = layer.Cols;
+        ReadOnlySpan<float> wAll = layer.WSpan, dAll = layer.DSpan;
+        Span<float> outAll = layer.OutSpan;
+        var seedZero = new bool[256];
+        bool isLaq = def.Method is WeightProjection.LaqLinear or WeightProjection.LaqLog;
+        for (int r = firstRow; r < endRow; r++)
         {
             int o = r * cols;
+            // The previous ŵ seeds LAQ: its values are the previous codes decoded with the previous scales.
+            float prevScale = layer.Scales[r], prevNegative = layer.NegativeScales[r];
             ProjectionResult result;
-            if (pruned is null)
+            if (!layer.HasPruned)
             {
-                result = ProjectUnit(def, layer.W.AsSpan(o, cols), layer.D.AsSpan(o, cols), layer.HasSeed ? layer.WHat.AsSpan(o, cols) : default,
-                    layer.Scratch.AsSpan(o, cols), layer.Codes.AsSpan(o, cols));
+                ReadOnlySpan<bool> zeroTable = default;
+                if (isLaq && layer.HasSeed)
+                {
+                    for (int c = -128; c < 128; c++) seedZero[c + 128] = ValueOf(form, (sbyte)c, prevScale, prevNegative, layer.Levels) == 0;
+                    zeroTable = seedZero;
+                }
+                result = ProjectionKernels.Project(def.Method, wAll.Slice(o, cols), dAll.Slice(o, cols), layer.Codes.AsSpan(o, cols), def.Bits,
+                    default, zeroTable, layer.Scratch.AsSpan(o, cols));
             }
             else
             {
                 int m = 0;
                 for (int i = o; i < o + cols; i++)
                 {
-                    if (pruned[i]) continue;
-                    layer.GatherIndex[m] = i;
-                    layer.GatherW[m] = layer.W[i];
-                    layer.GatherD[m] = layer.D[i];
-                    layer.GatherSeed[m] = layer.WHat[i];
+                    if (layer.Pruned[i]) continue;
+                    layer.GatherIndex[o + m] = i;
+                    layer.GatherW[o + m] = wAll[i];
+                    layer.GatherD[o + m] = dAll[i];
+                    layer.GatherSeed[o + m] = ValueOf(form, layer.Codes[i], prevScale, prevNegative, layer.Levels);
                     m++;
                 }
-                result = ProjectUnit(def, layer.GatherW.AsSpan(0, m), layer.GatherD.AsSpan(0, m), layer.HasSeed ? layer.GatherSeed.AsSpan(0, m) : default,
-                    layer.Scratch.AsSpan(0, m), layer.GatherCodes.AsSpan(0, m));
+                result = ProjectionKernels.Project(def.Method, layer.GatherW.AsSpan(o, m), layer.GatherD.AsSpan(o, m), layer.GatherCodes.AsSpan(o, m), def.Bits,
+                    layer.HasSeed ? layer.GatherSeed.AsSpan(o, m) : default, default, layer.Scratch.AsSpan(o, m));
                 layer.Codes.AsSpan(o, cols).Clear();
-                for (int k = 0; k < m; k++) layer.Codes[layer.GatherIndex[k]] = layer.GatherCodes[k];
+                for (int k = 0; k < m; k++) layer.Codes[layer.GatherIndex[o + k]] = layer.GatherCodes[o + k];
             }
-            layer.Levels = result.Levels;
-            layer.Scales[r] = form == QuantizedForm.Linear ? (float)((double)result.Scale / result.Levels) : result.Scale;
-            layer.NegativeScales[r] = form == QuantizedForm.TwoScaleTernary ? result.NegativeScale : layer.Scales[r];
+            float scale = form == QuantizedForm.Linear ? (float)((double)result.Scale / result.Levels) : result.Scale;
+            float negative = form == QuantizedForm.TwoScaleTernary ? result.NegativeScale : scale;
+            layer.Scales[r] = scale;
+            layer.NegativeScales[r] = negative;
+            // ŵ from the codes and scales with the storage formula (QuantizedWeights.ValueOf), so the file holds exactly what was trained.
+            WriteValues(form, layer.Codes.AsSpan(o, cols), scale, negative, result.Levels, outAll.Slice(o, cols));
         }
-
-        // ŵ from the codes and scales with the storage formula, so the file holds exactly what was trained.
-        var stored = new QuantizedWeights(def.ParameterName, [layer.Rows, layer.Rows == 0 ? 0 : n / Math.Max(1, layer.Rows)], def.Method, form, def.Bits,
-            layer.Levels, layer.Codes, layer.Scales, layer.NegativeScales);
-        stored.Decode(layer.WHat);
-        layer.HasSeed = true;
-        layer.WHat.CopyTo(FloatStorage(layer.Parameter));
     }
 
-    private static ProjectionResult ProjectUnit(QuantizedLayer def, ReadOnlySpan<float> w, ReadOnlySpan<float> d, ReadOnlySpan<float> seed,
-        Span<float> wHat, Span<sbyte> codes) => def.Method switch
+    /// <summary><see cref="QuantizedWeights.ValueOf"/> for one unit's scales.</summary>
+    private static float ValueOf(QuantizedForm form, sbyte code, float scale, float negative, int levels)
     {
-        WeightProjection.LaqLinear => LossAwareProjection.LaqLinear(w, d, def.Bits, wHat, codes, seed: seed),
-        WeightProjection.LaqLog => LossAwareProjection.LaqLog(w, d, def.Bits, wHat, codes, seed: seed),
-        _ => LossAwareProjection.Project(def.Method, w, d, wHat, codes, def.Bits),
-    };
+        if (code == 0) return 0f;
+        return form switch
+        {
+            QuantizedForm.TwoScaleTernary => code > 0 ? scale : -negative,
+            QuantizedForm.Logarithmic => code > 0 ? MathF.ScaleB(scale, code - levels) : -MathF.ScaleB(scale, -code - levels),
+            _ => scale * code,
+        };
+    }
+
+    private static void WriteValues(QuantizedForm form, ReadOnlySpan<sbyte> codes, float scale, float negative, int levels, Span<float> values)
+    {
+        switch (form)
+        {
+            case QuantizedForm.TwoScaleTernary:
+                for (int i = 0; i < codes.Length; i++) values[i] = codes[i] > 0 ? scale : codes[i] < 0 ? -negative : 0f;
+                break;
+            case QuantizedForm.Logarithmic:
+                for (int i = 0; i < codes.Length; i++) values[i] = ValueOf(form, codes[i], scale, negative, levels);
+                break;
+            default:
+                for (int i = 0; i < codes.Length; i++)
+                {
+                    sbyte c = codes[i];
+                    values[i] = c == 0 ? 0f : scale * c;
+                }
+                break;
+        }
+    }
 
     private void ReadCurvature(LayerState layer)
     {
-        if (!layer.Definition.IsLossAware) return; // d stays 1: the baselines ignore it, sparsification ranks by w²
+        layer.DTensor?.Dispose();
+        layer.DTensor = null; // d = 1 (the D array)
+        if (!layer.Definition.IsLossAware) return; // the baselines ignore d, sparsification ranks by w²
         var adam = _optimizer as AdamOptimizer;
         var v = adam?.TryGetState(layer.Definition.ParameterName, "exp_avg_sq");
-        if (adam is null || v is null || adam.StepCount == 0)
-        {
-            Array.Fill(layer.D, 1f);
-            return;
-        }
+        if (adam is null || v is null || adam.StepCount == 0) return;
         // The same operations as AdamOptimizer.SecondMomentCorrected, with scalars held alive until the native calls
         // return (an implicit Scalar can be finalized while libtorch still reads it).
         using var correction = (1 - Math.Pow(adam.Beta2, adam.StepCount)).ToScalar();
         using var epsilon = adam.Epsilon.ToScalar();
-        using var d = v.div(correction);
+        var d = v.div(correction);
         d.sqrt_().add_(epsilon);
-        using var contiguous = d.contiguous();
-        FloatStorage(contiguous).CopyTo(layer.D);
+        if (!d.is_contiguous())
+        {
+            var c = d.contiguous();
+            d.Dispose();
+            d = c;
+        }
+        layer.DTensor = d.DetachFromDisposeScope();
         GC.KeepAlive(correction);
         GC.KeepAlive(epsilon);
     }
@@ -305,7 +392,7 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
     }
 
     // Allocation-free core (buffers of the layer): importance scratch, the flags, 2^16 histogram counts.
-    private static void SmallestImportance(float[] w, float[] d, int count, float[] importance, bool[] pruned, int[] counts)
+    private static void SmallestImportance(ReadOnlySpan<float> w, ReadOnlySpan<float> d, int count, float[] importance, bool[] pruned, int[] counts)
     {
         int n = w.Length;
         Array.Clear(pruned);
@@ -349,21 +436,21 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         return BitConverter.UInt32BitsToSingle(((uint)high << 16) | (uint)low);
     }
 
-    private sealed class LayerState
+    private sealed unsafe class LayerState
     {
         public LayerState(QuantizedLayer definition, Parameter parameter)
         {
             Definition = definition;
             Parameter = parameter;
             int n = checked((int)parameter.numel());
+            N = n;
             Rows = parameter.shape.Length == 0 ? 1 : (int)parameter.shape[0];
-            W = new float[n];
+            int units = definition.PerChannel ? Rows : 1;
+            Cols = units == 0 ? 0 : n / units;
             D = new float[n];
             Array.Fill(D, 1f);
-            WHat = new float[n];
             Scratch = new float[n];
             Codes = new sbyte[n];
-            int units = definition.PerChannel ? Rows : 1;
             Scales = new float[units];
             NegativeScales = new float[units];
             if (definition.Sparsity is not null)
@@ -381,17 +468,29 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
 
         public QuantizedLayer Definition { get; }
         public Parameter Parameter { get; }
+        public int N { get; }
         public int Rows { get; }
+        /// <summary>Weights per projection unit (per row with per-channel scales, else all).</summary>
+        public int Cols { get; }
         public Tensor? Shadow { get; set; }
-        public float[] W { get; }
+        /// <summary>d of the last projection, or null when it was all 1 (<see cref="D"/>).</summary>
+        public Tensor? DTensor { get; set; }
+        /// <summary>All 1: d before Adam's first step and for the baselines.</summary>
         public float[] D { get; }
-        public float[] WHat { get; }
+        // Storage addresses of the shadow (w), d and the parameter (ŵ), taken before each projection; the tensors stay alive.
+        public nint WAddress { get; set; }
+        public nint DAddress { get; set; }
+        public nint OutAddress { get; set; }
+        public ReadOnlySpan<float> WSpan => new((void*)WAddress, N);
+        public ReadOnlySpan<float> DSpan => DTensor is null ? D.AsSpan() : new ReadOnlySpan<float>((void*)DAddress, N);
+        public Span<float> OutSpan => new((void*)OutAddress, N);
         public float[] Scratch { get; }
         public sbyte[] Codes { get; }
         public float[] Scales { get; }
         public float[] NegativeScales { get; }
         public int Levels { get; set; } = 1;
         public bool HasSeed { get; set; }
+        public bool HasPruned { get; set; }
         public long ForcedZeros { get; set; }
         public double AppliedSparsity { get; set; }
         public int[] GatherIndex { get; } = [];

@@ -1,0 +1,160 @@
+using SlimNet.Compression.Optim;
+using SlimNet.Compression.Quantization;
+using SlimNet.Compression.Schedules;
+using P = SlimNet.Compression.Quantization.LossAwareProjection;
+
+namespace SlimNet.Compression.Tests.Quantization;
+
+/// <summary>
+/// The vectorized projections the quantizer trains with (<see cref="ProjectionKernels"/>) against the scalar reference
+/// (<see cref="LossAwareProjection"/>): the same codes, scales, iteration counts and convergence flags, bit for bit.
+/// </summary>
+[Collection("torch")]
+public class ProjectionKernelTests
+{
+    private static readonly int[] Lengths = [0, 1, 2, 7, 15, 16, 17, 31, 33, 64, 100, 1000, 4099];
+
+    public static IEnumerable<object[]> Methods() =>
+        from m in Enum.GetValues<WeightProjection>()
+        from bits in m is WeightProjection.LaqLinear or WeightProjection.LaqLog or WeightProjection.Uniform ? new[] { 2, 3, 4 } : new[] { 2 }
+        select new object[] { m, bits };
+
+    /// <summary>Kinds of input: spread random, a few repeated values (ties, exact zeros), all zeros, extreme magnitudes.</summary>
+    private static (float[] W, float[] D) Problem(int kind, int seed, int n)
+    {
+        var rng = new Random(seed * 31 + kind);
+        var w = new float[n];
+        var d = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            w[i] = kind switch
+            {
+                0 => (float)(rng.NextDouble() * 2 - 1),
+                1 => rng.Next(-4, 5) / 4f,
+                2 => 0f,
+                3 => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, -rng.Next(0, 30))),
+                _ => (float)(rng.NextDouble() * 0.1 - 0.05) * (rng.Next(10) == 0 ? 0 : 1),
+            };
+            d[i] = kind switch
+            {
+                1 => rng.Next(1, 3),
+                2 => 1f,
+                3 => (float)Math.Exp(rng.NextDouble() * 30 - 20),
+                _ => (float)Math.Exp(rng.NextDouble() * 6 - 4),
+            };
+        }
+        if (kind == 3 && n > 2) { w[0] = 1f; w[1] = -1f; w[2] = -0f; }
+        return (w, d);
+    }
+
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public void KernelsEqualTheReferenceBitForBit(WeightProjection method, int bits)
+    {
+        foreach (int n in Lengths)
+            for (int kind = 0; kind < 5; kind++)
+                for (int seed = 0; seed < 3; seed++)
+                {
+                    var (w, d) = Problem(kind, seed, n);
+                    var refHat = new float[n];
+                    var refCodes = new sbyte[n];
+                    var expected = P.Project(method, w, d, refHat, refCodes, bits);
+                    var codes = new sbyte[n];
+                    new Random(seed).NextBytes((byte[])(Array)codes); // the kernels must not depend on the previous codes
+                    var actual = ProjectionKernels.Project(method, w, d, codes, bits, default, default, new float[n]);
+                    Assert.True(expected == actual, $"{method} n={n} kind={kind} seed={seed}: {expected} vs {actual}");
+                    Assert.True(refCodes.AsSpan().SequenceEqual(codes), $"{method} n={n} kind={kind} seed={seed}: codes differ");
+                }
+    }
+
+    [Theory]
+    [InlineData(false, 2)]
+    [InlineData(false, 3)]
+    [InlineData(true, 3)]
+    [InlineData(true, 4)]
+    public void LaqSeededFromPreviousValuesOrPreviousCodesEqualsTheReference(bool log, int bits)
+    {
+        int levels = (1 << (bits - 1)) - 1;
+        foreach (int n in Lengths)
+            for (int kind = 0; kind < 5; kind++)
+            {
+                var (w, d) = Problem(kind, 7, n);
+                var rng = new Random(n + kind);
+                // Previous codes in [−n, n] and a table saying which of them decoded to 0 (code 0, and one more "underflowed" code).
+                var previous = Enumerable.Range(0, n).Select(_ => (sbyte)rng.Next(-levels, levels + 1)).ToArray();
+                var zeroTable = new bool[256];
+                zeroTable[128] = true;
+                zeroTable[128 + levels] = kind == 1;
+                var seed = previous.Select(c => zeroTable[c + 128] ? 0f : c * 0.1f).ToArray();
+
+                var refHat = new float[n];
+                var refCodes = new sbyte[n];
+                var expected = log ? P.LaqLog(w, d, bits, refHat, refCodes, seed: seed) : P.LaqLinear(w, d, bits, refHat, refCodes, seed: seed);
+                var method = log ? WeightProjection.LaqLog : WeightProjection.LaqLinear;
+
+                var fromValues = new sbyte[n];
+                Assert.Equal(expected, ProjectionKernels.Project(method, w, d, fromValues, bits, seed, default, new float[n]));
+                Assert.Equal(refCodes, fromValues);
+
+                var fromCodes = (sbyte[])previous.Clone();
+                Assert.Equal(expected, ProjectionKernels.Project(method, w, d, fromCodes, bits, default, zeroTable, new float[n]));
+                Assert.Equal(refCodes, fromCodes);
+            }
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1e-300)]
+    [InlineData(0.1)]
+    [InlineData(0.30000001192092896)]
+    [InlineData(3.4028235677973366E+38)]
+    [InlineData(1e300)]
+    [InlineData(double.PositiveInfinity)]
+    public void FloatAtOrBelowKeepsEveryComparisonOfTheDoubleThreshold(double h)
+    {
+        float f = ProjectionKernels.FloatAtOrBelow(h);
+        var rng = new Random(1);
+        var probes = new List<float> { 0f, float.Epsilon, float.MaxValue, float.PositiveInfinity, f, MathF.BitIncrement(f), MathF.BitDecrement(f), (float)h };
+        for (int i = 0; i < 1000; i++) probes.Add((float)(h * (1 + (rng.NextDouble() - 0.5) * 1e-6)));
+        foreach (float x in probes) Assert.Equal((double)x > h, x > f);
+    }
+
+    /// <summary>Per-channel scales, sparsity targets and LAQ seeds through the quantizer: 1, 2 and 3 projection threads give the same bytes.</summary>
+    [Theory]
+    [InlineData(WeightProjection.LatApprox, false, 0.0)]
+    [InlineData(WeightProjection.Lat2Approx, true, 0.0)]
+    [InlineData(WeightProjection.LaqLinear, false, 0.5)]
+    [InlineData(WeightProjection.LaqLinear, true, 0.0)]
+    [InlineData(WeightProjection.LaqLog, false, 0.3)]
+    [InlineData(WeightProjection.Lab, true, 0.6)]
+    [InlineData(WeightProjection.LatExact, false, 0.9)]
+    [InlineData(WeightProjection.Twn, true, 0.2)]
+    public void TheQuantizerGivesTheSameCodesAndScalesOnAnyThreadCount(WeightProjection method, bool perChannel, double sparsity)
+    {
+        var runs = new List<List<QuantizedWeights>>();
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+                using var t = new TinyTraining(seed: 13, inputs: 301, hidden: 67, classes: 5);
+                using var adam = new AdamOptimizer(t.Named, 0.02);
+                ISparsitySchedule? schedule = sparsity > 0 ? new AgpSchedule(0, sparsity, 0, 3, 1) : null;
+                using var q = new LossAwareQuantizer(t.Parameters,
+                    [new QuantizedLayer("fc1.weight", method, 3, perChannel, schedule), new QuantizedLayer("fc2.weight", method, 3, perChannel)])
+                {
+                    Threads = threads,
+                };
+                var exports = new List<QuantizedWeights>();
+                t.Train(adam, [q], epochs: 1, stepsPerEpoch: 5, afterEachStep: _ => exports.AddRange(q.ExportAll()));
+                runs.Add(exports);
+        }
+        foreach (var other in runs.Skip(1))
+        {
+            Assert.Equal(runs[0].Count, other.Count);
+            for (int i = 0; i < runs[0].Count; i++)
+            {
+                Assert.Equal(runs[0][i].Codes, other[i].Codes);
+                Assert.Equal(runs[0][i].Scales, other[i].Scales);
+                Assert.Equal(runs[0][i].NegativeScales, other[i].NegativeScales);
+            }
+        }
+    }
+}

@@ -19,8 +19,6 @@ public static unsafe partial class BitOpPackedKernels
     internal const int LookupMaxCols = 32767;
     // A byte counter gains at most 6 per chunk, so 42 chunks fit before the bytes are widened to 16 bits.
     private const int LookupChunksPerFlush = 255 / LookupChunkBits;
-    // Activation (example, plane) streams per tile: 4 tables against 2 weight index vectors = 8 byte counters.
-    private const int LookupTileTables = 4;
 
     /// <summary>Table m (m = 0…63) at byte m·64: popcount(m AND x) for x = 0…63.</summary>
     private static readonly byte[] LookupTables = BuildLookupTables();
@@ -37,11 +35,27 @@ public static unsafe partial class BitOpPackedKernels
     /// <summary>Byte position of row r (0…63) of a block in the lookup layout: even bytes rows 0–31, odd bytes rows 32–63.</summary>
     internal static int LookupBytePosition(int r) => r < 32 ? 2 * r : 2 * (r - 32) + 1;
 
-    internal static bool CanUseLookup(BitOpPackedWeights w, SimdLevel level) =>
-        level >= SimdLevel.Vector512 && w.LookupIndex != null && Avx512Vbmi.IsSupported && Avx512BW.IsSupported;
+    internal static bool CanUseLookup(BitOpPackedWeights w, int ka, SimdLevel level) =>
+        level >= SimdLevel.Vector512 && w.LookupIndex != null && Avx512Vbmi.IsSupported && Avx512BW.IsSupported
+        && LookupScratch(w.Kw, ka, w.LookupChunks, 1, 1) <= LookupScratchBudget;
 
-    /// <summary>Examples per pass: their activation streams (ka each) form whole tiles of 4 where possible.</summary>
-    private static int LookupExamplesPerPass(int ka) => Math.Max(1, LookupTileTables / ka);
+    // Stack scratch of a pass (table offsets of its examples and 16-bit counts), in ushorts: at most 96 KB.
+    private const int LookupScratchBudget = 48 * 1024;
+
+    private static int LookupScratch(int kw, int ka, int chunks, int examples, int blocks) =>
+        examples * ka * chunks + blocks * kw * examples * ka * LookupBlockRows;
+
+    /// <summary>
+    /// Examples and row blocks per pass: enough that the activation streams (examples × K_a) and the weight index
+    /// streams (blocks × K_w) form whole tiles of 4 (K = 3: 4 examples or blocks, 12 streams), within the scratch budget.
+    /// </summary>
+    private static int ToFour(int k) => k % 4 == 0 ? 1 : k % 2 == 0 ? 2 : 4;
+
+    private static (int Examples, int Blocks) LookupPass(int kw, int ka, int chunks)
+    {
+        int examples = ToFour(ka), blocks = ToFour(kw);
+        return LookupScratch(kw, ka, chunks, examples, blocks) <= LookupScratchBudget ? (examples, blocks) : (1, 1);
+    }
 
     /// <summary>
     /// Table offsets of the activation streams: offsets[s·chunks + c] = 64·(bits 6c … 6c + 5 of stream s), for the
@@ -198,19 +212,17 @@ public static unsafe partial class BitOpPackedKernels
         }
     }
 
-    /// <summary>Row blocks per pass: enough for the weight index streams (blocks × K_w) to form tiles of 4.</summary>
-    private static int LookupBlocksPerPass(int kw) => kw % 4 == 0 ? 1 : kw % 2 == 0 ? 2 : 4;
-
     /// <summary>The table-lookup <see cref="Run"/>: y[b, o] = Σᵢ v_w,i·Σⱼ v_a,j·(2·count_ij − popcount(a_j)) + bias in float.</summary>
     private static void RunLookup(BitOpPackedWeights w, ulong* aPlanes, int* aCounts, float* aBasis, int ka, float* bias, float* y,
         int batch, nint strideB, nint strideO)
     {
         const int B = LookupBlockRows;
-        int kw = w.Kw, chunks = w.LookupChunks, perPass = LookupExamplesPerPass(ka), blocksPerPass = LookupBlocksPerPass(kw);
+        int kw = w.Kw, chunks = w.LookupChunks;
+        var (perPass, blocksPerPass) = LookupPass(kw, ka, chunks);
         int countsLength = blocksPerPass * kw * perPass * ka * B;
         ushort* offsets = stackalloc ushort[perPass * ka * chunks];
         ushort* counts = stackalloc ushort[countsLength];
-        ushort* dummy = stackalloc ushort[LookupTileTables * B];
+        ushort* dummy = stackalloc ushort[B];
         float* yLanes = stackalloc float[16];
         fixed (float* vwAll = w.LookupBasis)
             for (int b0 = 0; b0 < batch; b0 += perPass)
@@ -272,11 +284,12 @@ public static unsafe partial class BitOpPackedKernels
     private static void TermsLookup(BitOpPackedWeights w, ulong* aPlanes, int* aCounts, int batch, int ka, int* terms)
     {
         const int B = LookupBlockRows;
-        int kw = w.Kw, chunks = w.LookupChunks, perPass = LookupExamplesPerPass(ka), blocksPerPass = LookupBlocksPerPass(kw), pairs = kw * ka;
+        int kw = w.Kw, chunks = w.LookupChunks, pairs = kw * ka;
+        var (perPass, blocksPerPass) = LookupPass(kw, ka, chunks);
         int countsLength = blocksPerPass * kw * perPass * ka * B;
         var offsets = new ushort[perPass * ka * chunks];
         var counts = new ushort[countsLength];
-        var dummy = new ushort[LookupTileTables * B];
+        var dummy = new ushort[B];
         fixed (ushort* po = offsets, pc = counts, pd = dummy)
             for (int b0 = 0; b0 < batch; b0 += perPass)
             {

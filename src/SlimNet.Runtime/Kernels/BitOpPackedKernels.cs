@@ -337,7 +337,7 @@ public static unsafe partial class BitOpPackedKernels
         CheckActivations(w, activationPlanes.Length, activationCounts.Length, batch, ka);
         KernelArgumentChecks.Exactly(terms.Length, (long)batch * w.Rows * w.Kw * ka, nameof(terms));
         int kw = w.Kw, pairs = kw * ka;
-        if (lookup && CanUseLookup(w, level))
+        if (lookup && CanUseLookup(w, ka, level))
         {
             fixed (ulong* pa = activationPlanes)
             fixed (int* pc = activationCounts, pt = terms)
@@ -402,7 +402,7 @@ public static unsafe partial class BitOpPackedKernels
     internal static void Run(BitOpPackedWeights w, ulong* aPlanes, int* aCounts, float* aBasis, int ka, float* bias, float* y,
         int batch, nint strideB, nint strideO, SimdLevel level, bool lookup = true)
     {
-        if (lookup && CanUseLookup(w, level))
+        if (lookup && CanUseLookup(w, ka, level))
         {
             RunLookup(w, aPlanes, aCounts, aBasis, ka, bias, y, batch, strideB, strideO);
             return;

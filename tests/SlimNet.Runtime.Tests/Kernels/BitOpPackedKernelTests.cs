@@ -132,10 +132,10 @@ public class BitOpPackedKernelTests
     {
         var narrow = Problem.Random(new Random(3), 3, 100, 1, 2, 2);
         Assert.Equal(SimdSupport.Has512 && System.Runtime.Intrinsics.X86.Avx512Vbmi.IsSupported,
-            BitOpPackedKernels.CanUseLookup(narrow.Weights, SimdLevel.Vector512));
+            BitOpPackedKernels.CanUseLookup(narrow.Weights, 2, SimdLevel.Vector512));
         // Above 32767 columns the 16-bit terms of the lookup path could overflow: no lookup layout, carry-save path, still exact.
         var wide = Problem.Random(new Random(4), 2, BitOpPackedKernels.LookupMaxCols + 1, 2, 1, 2);
-        Assert.False(BitOpPackedKernels.CanUseLookup(wide.Weights, SimdLevel.Vector512));
+        Assert.False(BitOpPackedKernels.CanUseLookup(wide.Weights, 2, SimdLevel.Vector512));
         var terms = new int[2 * 2 * 1 * 2];
         BitOpPackedKernels.Terms(wide.Weights, wide.APlanes, wide.ACounts, 2, 2, terms, SimdSupport.Best);
         Assert.Equal(wide.ReferenceTerms(), terms);

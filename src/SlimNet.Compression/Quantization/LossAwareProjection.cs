@@ -122,7 +122,7 @@ public static class LossAwareProjection
     }
 
     /// <summary>
-    /// Loss-aware ternarization, exact (LATe): sort |w| descending and take the prefix j maximising
+    /// Loss-aware ternarization, exact (LATe): sort |w| descending (ties: lower index first) and take the prefix j maximising
     /// <c>c_j² · Σ_{i≤j} d_i</c> with <c>c_j = Σ_{i≤j} d_i|w_i| / Σ_{i≤j} d_i</c>; α = c_j, the top j weights get
     /// α·sign(w), the rest 0. Every prefix j = 0..n is scored (j = 0 scores 0), so no fallback is needed: the reference
     /// code only scores prefixes whose threshold c_j/2 lies strictly between the j-th and (j+1)-th |w| and, when none
@@ -324,30 +324,29 @@ public static class LossAwareProjection
         return logarithmic ? Math.Pow(2, m - n) : (double)m / n;
     }
 
+    /// <summary>The order LATe scans a group in: |w| descending, ties by index ascending (a sort key per weight).</summary>
+    internal static ulong ExactTernaryOrderKey(float w, int index) =>
+        ((ulong)(uint.MaxValue - (BitConverter.SingleToUInt32Bits(w) & 0x7FFF_FFFFu)) << 32) | (uint)index;
+
     private static float ExactTernaryGroup(ReadOnlySpan<float> w, ReadOnlySpan<float> d, Span<float> wHat, Span<sbyte> codes, int group)
     {
         int count = 0;
         for (int i = 0; i < w.Length; i++) if (InGroup(w[i], group)) count++;
         if (count == 0) return 0f;
 
-        float[] keys = ArrayPool<float>.Shared.Rent(count);
-        int[] index = ArrayPool<int>.Shared.Rent(count);
+        ulong[] keys = ArrayPool<ulong>.Shared.Rent(count);
         try
         {
             int k = 0;
             for (int i = 0; i < w.Length; i++)
-            {
-                if (!InGroup(w[i], group)) continue;
-                keys[k] = -Math.Abs(w[i]);
-                index[k++] = i;
-            }
-            keys.AsSpan(0, count).Sort(index.AsSpan(0, count));
+                if (InGroup(w[i], group)) keys[k++] = ExactTernaryOrderKey(w[i], i);
+            keys.AsSpan(0, count).Sort();
 
             double sumD = 0, sumDw = 0, bestScore = 0, bestAlpha = 0;
             int bestPrefix = 0;
             for (int j = 0; j < count; j++)
             {
-                int i = index[j];
+                int i = (int)(uint)keys[j];
                 sumD += d[i];
                 sumDw += d[i] * Math.Abs((double)w[i]);
                 double score = sumDw * sumDw / sumD;
@@ -357,7 +356,7 @@ public static class LossAwareProjection
             float alpha = (float)bestAlpha;
             for (int j = 0; j < count; j++)
             {
-                int i = index[j];
+                int i = (int)(uint)keys[j];
                 sbyte c = j < bestPrefix ? (sbyte)Math.Sign(w[i]) : (sbyte)0;
                 codes[i] = c;
                 wHat[i] = alpha * c;
@@ -366,8 +365,7 @@ public static class LossAwareProjection
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(keys);
-            ArrayPool<int>.Shared.Return(index);
+            ArrayPool<ulong>.Shared.Return(keys);
         }
     }
 

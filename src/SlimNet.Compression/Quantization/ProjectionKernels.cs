@@ -61,7 +61,26 @@ internal static class ProjectionKernels
                     int n = LossAwareProjection.LevelCount(bits);
                     double max = 0;
                     foreach (float v in w) max = Math.Max(max, Math.Abs((double)v));
-                    for (int i = 0; i < w.Length; i++)
+                    int i = 0;
+                    if (max > 0 && Vector256.IsHardwareAccelerated)
+                    {
+                        // |w| ≤ max, so w/max is in [−1, 1] and Level's clamp changes nothing.
+                        ref float wr = ref MemoryMarshal.GetReference(w);
+                        ref sbyte cr = ref MemoryMarshal.GetReference(codes);
+                        var vm = Vector256.Create(max);
+                        var vn = Vector256.Create((double)n);
+                        var magic = Vector256.Create(6755399441055744.0);
+                        for (; i + Lanes <= w.Length; i += Lanes)
+                        {
+                            var (l0, h0) = Vector256.Widen(Vector256.LoadUnsafe(ref wr, (nuint)i));
+                            var (l1, h1) = Vector256.Widen(Vector256.LoadUnsafe(ref wr, (nuint)i + 8));
+                            var s16 = Vector256.Narrow(
+                                Vector256.Narrow((Level(l0, vm, vn) + magic).AsInt64(), (Level(h0, vm, vn) + magic).AsInt64()),
+                                Vector256.Narrow((Level(l1, vm, vn) + magic).AsInt64(), (Level(h1, vm, vn) + magic).AsInt64()));
+                            Vector128.Narrow(s16.GetLower(), s16.GetUpper()).StoreUnsafe(ref cr, (nuint)i);
+                        }
+                    }
+                    for (; i < w.Length; i++)
                         codes[i] = max > 0 ? (sbyte)Math.Round(w[i] / max * n, MidpointRounding.AwayFromZero) : (sbyte)0;
                     return new ProjectionResult((float)max, (float)max, n, 1, true);
                 }
@@ -81,8 +100,19 @@ internal static class ProjectionKernels
             case WeightProjection.LaqLinear:
             case WeightProjection.LaqLog:
                 return Laq(w, d, bits, codes, method == WeightProjection.LaqLog, seedValues, seedZero);
+            case WeightProjection.LatExact:
+                {
+                    float alpha = ExactTernary(w, d, codes, 0);
+                    return new ProjectionResult(alpha, alpha, 1, 1, true);
+                }
+            case WeightProjection.Lat2Exact:
+                {
+                    codes.Clear();
+                    float positive = ExactTernary(w, d, codes, 1);
+                    float negative = ExactTernary(w, d, codes, -1);
+                    return new ProjectionResult(positive, negative, 1, 1, true);
+                }
             default:
-                // LATe / LAT2e: the reference (its ŵ goes to scratch).
                 return LossAwareProjection.Project(method, w, d, scratch[..w.Length], codes, bits);
         }
     }
@@ -176,8 +206,32 @@ internal static class ProjectionKernels
     private static int KeptAbsSum(ReadOnlySpan<float> w, double threshold, out double sum)
     {
         var s = new InterleavedSum();
-        int kept = 0;
-        for (int i = 0; i < w.Length; i++)
+        int kept = 0, i = 0;
+        if (Vector256.IsHardwareAccelerated && w.Length >= Lanes)
+        {
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            var t = Vector256.Create(FloatAtOrBelow(threshold));
+            var a0 = Vector256<double>.Zero;
+            var a1 = a0;
+            var a2 = a0;
+            var a3 = a0;
+            for (; i + Lanes <= w.Length; i += Lanes)
+            {
+                var v0 = Vector256.Abs(Vector256.LoadUnsafe(ref wr, (nuint)i));
+                var v1 = Vector256.Abs(Vector256.LoadUnsafe(ref wr, (nuint)i + 8));
+                var k0 = Vector256.GreaterThan(v0, t);
+                var k1 = Vector256.GreaterThan(v1, t);
+                kept += BitOperations.PopCount(k0.ExtractMostSignificantBits()) + BitOperations.PopCount(k1.ExtractMostSignificantBits());
+                var (l0, h0) = Vector256.Widen(v0 & k0);
+                var (l1, h1) = Vector256.Widen(v1 & k1);
+                a0 += l0;
+                a1 += h0;
+                a2 += l1;
+                a3 += h1;
+            }
+            Store(ref s, a0, a1, a2, a3);
+        }
+        for (; i < w.Length; i++)
         {
             double a = Math.Abs((double)w[i]);
             if (a > threshold) { s.Add(i, a); kept++; }
@@ -364,6 +418,123 @@ internal static class ProjectionKernels
         return ((float)alpha, iterations, converged);
     }
 
+    // ------------------------------------------------------------------ exact ternary
+
+    /// <summary>
+    /// <see cref="LossAwareProjection.LatExact"/> for one group: the group's weights in the reference's order (|w|
+    /// descending, ties by index) by a stable LSD radix sort of the inverted |w| bit patterns carrying d and the index
+    /// (11-bit digits, a pass skipped when all keys share its digit), the reference's prefix scan over the sorted arrays
+    /// (|w| is the key's complement), then the codes in one pass over w: the prefix is every weight that comes before
+    /// the last one taken in that order.
+    /// </summary>
+    private static float ExactTernary(ReadOnlySpan<float> w, ReadOnlySpan<float> d, Span<sbyte> codes, int group)
+    {
+        int count = 0;
+        for (int i = 0; i < w.Length; i++) if (InGroup(w[i], group)) count++;
+        if (count == 0) return 0f;
+
+        var pool = System.Buffers.ArrayPool<uint>.Shared;
+        var floats = System.Buffers.ArrayPool<float>.Shared;
+        var ints = System.Buffers.ArrayPool<int>.Shared;
+        uint[] keys = pool.Rent(count), keys2 = pool.Rent(count);
+        float[] ds = floats.Rent(count), ds2 = floats.Rent(count);
+        int[] index = ints.Rent(count), index2 = ints.Rent(count), counts = ints.Rent(3 << RadixBits);
+        try
+        {
+            int k = 0;
+            for (int i = 0; i < w.Length; i++)
+            {
+                if (!InGroup(w[i], group)) continue;
+                keys[k] = uint.MaxValue - (BitConverter.SingleToUInt32Bits(w[i]) & 0x7FFF_FFFFu);
+                ds[k] = d[i];
+                index[k++] = i;
+            }
+            RadixSort(keys, ds, index, keys2, ds2, index2, counts, count);
+
+            double sumD = 0, sumDw = 0, bestScore = 0, bestAlpha = 0;
+            int bestPrefix = 0;
+            for (int j = 0; j < count; j++)
+            {
+                double di = ds[j];
+                sumD += di;
+                sumDw += di * (double)BitConverter.UInt32BitsToSingle(uint.MaxValue - keys[j]);
+                double score = sumDw * sumDw / sumD;
+                if (score > bestScore) { bestScore = score; bestAlpha = sumDw / sumD; bestPrefix = j + 1; }
+            }
+
+            uint lastKey = bestPrefix > 0 ? keys[bestPrefix - 1] : 0;
+            int lastIndex = bestPrefix > 0 ? index[bestPrefix - 1] : -1;
+            for (int i = 0; i < w.Length; i++)
+            {
+                float v = w[i];
+                if (!InGroup(v, group)) continue;
+                uint key = uint.MaxValue - (BitConverter.SingleToUInt32Bits(v) & 0x7FFF_FFFFu);
+                bool taken = key < lastKey || (key == lastKey && i <= lastIndex);
+                codes[i] = taken ? (sbyte)Math.Sign(v) : (sbyte)0;
+            }
+            return (float)bestAlpha;
+        }
+        finally
+        {
+            pool.Return(keys);
+            pool.Return(keys2);
+            floats.Return(ds);
+            floats.Return(ds2);
+            ints.Return(index);
+            ints.Return(index2);
+            ints.Return(counts);
+        }
+    }
+
+    private const int RadixBits = 11;
+
+    /// <summary>Stable ascending sort of keys[0..count) carrying d and index; the result ends in the first arrays.</summary>
+    private static void RadixSort(uint[] keys, float[] ds, int[] index, uint[] keys2, float[] ds2, int[] index2, int[] counts, int count)
+    {
+        const int buckets = 1 << RadixBits;
+        Array.Clear(counts, 0, 3 * buckets);
+        for (int j = 0; j < count; j++)
+        {
+            uint key = keys[j];
+            counts[key & (buckets - 1)]++;
+            counts[buckets + ((key >> RadixBits) & (buckets - 1))]++;
+            counts[2 * buckets + (key >> (2 * RadixBits))]++;
+        }
+        uint[] src = keys, dst = keys2;
+        float[] srcD = ds, dstD = ds2;
+        int[] srcIndex = index, dstIndex = index2;
+        for (int pass = 0; pass < 3; pass++)
+        {
+            var c = counts.AsSpan(pass * buckets, buckets);
+            int shift = pass * RadixBits;
+            if (c[(int)((src[0] >> shift) & (buckets - 1))] == count) continue; // one digit value: the order stays
+            int offset = 0;
+            for (int b = 0; b < buckets; b++)
+            {
+                int n = c[b];
+                c[b] = offset;
+                offset += n;
+            }
+            for (int j = 0; j < count; j++)
+            {
+                uint key = src[j];
+                int at = c[(int)((key >> shift) & (buckets - 1))]++;
+                dst[at] = key;
+                dstD[at] = srcD[j];
+                dstIndex[at] = srcIndex[j];
+            }
+            (src, dst) = (dst, src);
+            (srcD, dstD) = (dstD, srcD);
+            (srcIndex, dstIndex) = (dstIndex, srcIndex);
+        }
+        if (src != keys)
+        {
+            Array.Copy(src, keys, count);
+            Array.Copy(srcD, ds, count);
+            Array.Copy(srcIndex, index, count);
+        }
+    }
+
     // ------------------------------------------------------------------ LAQ
 
     /// <summary><see cref="LossAwareProjection.LaqLinear"/> / <see cref="LossAwareProjection.LaqLog"/> with the exact scale update and the default iteration limit.</summary>
@@ -408,9 +579,13 @@ internal static class ProjectionKernels
     {
         InterleavedSum ns = default, ds = default;
         int changes = 0, i = 0;
-        if (!logarithmic && alpha > 0 && Vector256.IsHardwareAccelerated && w.Length >= Lanes)
-            i = LinearLevels(w, d, alpha, n, codes, ref ns, ref ds, ref changes);
         double zeroBelow = Math.Pow(2, -n);
+        if (alpha > 0 && Vector256.IsHardwareAccelerated && w.Length >= Lanes)
+        {
+            i = logarithmic
+                ? LogLevels(w, d, alpha, n, zeroBelow, codes, ref ns, ref ds, ref changes)
+                : LinearLevels(w, d, alpha, n, codes, ref ns, ref ds, ref changes);
+        }
         for (; i < w.Length; i++)
         {
             sbyte c = alpha > 0 ? LossAwareProjection.NearestLevel(w[i], alpha, n, logarithmic, zeroBelow) : (sbyte)0;
@@ -474,17 +649,106 @@ internal static class ProjectionKernels
             changes += Lanes - BitOperations.PopCount(Vector128.Equals(code, old).ExtractMostSignificantBits());
             code.StoreUnsafe(ref cr, (nuint)i);
         }
-        var np = ns.Partials;
-        var dp = ds.Partials;
-        (n0 + Vector256.LoadUnsafe(ref np[0])).CopyTo(np);
-        (n1 + Vector256.LoadUnsafe(ref np[4])).CopyTo(np[4..]);
-        (n2 + Vector256.LoadUnsafe(ref np[8])).CopyTo(np[8..]);
-        (n3 + Vector256.LoadUnsafe(ref np[12])).CopyTo(np[12..]);
-        (e0 + Vector256.LoadUnsafe(ref dp[0])).CopyTo(dp);
-        (e1 + Vector256.LoadUnsafe(ref dp[4])).CopyTo(dp[4..]);
-        (e2 + Vector256.LoadUnsafe(ref dp[8])).CopyTo(dp[8..]);
-        (e3 + Vector256.LoadUnsafe(ref dp[12])).CopyTo(dp[12..]);
+        Store(ref ns, n0, n1, n2, n3);
+        Store(ref ds, e0, e1, e2, e3);
         return i;
+    }
+
+    /// <summary>
+    /// Vectorized logarithmic levels over whole groups of 16 (the reference's <c>NearestLevel</c> without Log2): with
+    /// t = clamp(w/α, −1, 1) and |t| = m·2^k (1 ≤ m &lt; 2), round-half-away(log2|t| − 0.0849625) is k + 1 when m lies above
+    /// 2^0.5849625 ≈ 1.4999999993 and k below it, so the exponent and the top mantissa bit decide, except within 1e-4 of
+    /// m = 1.5 where the group is computed with the reference expression. The level is 2^e, e = clamp(·, −(n−1), 0);
+    /// 0 when |t| &lt; 2^−n. Returns the first index not done.
+    /// </summary>
+    private static int LogLevels(ReadOnlySpan<float> w, ReadOnlySpan<float> d, double alpha, int n, double zeroBelow, Span<sbyte> codes,
+        ref InterleavedSum ns, ref InterleavedSum ds, ref int changes)
+    {
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float dr = ref MemoryMarshal.GetReference(d);
+        ref sbyte cr = ref MemoryMarshal.GetReference(codes);
+        var va = Vector256.Create(alpha);
+        var vz = Vector256.Create(zeroBelow);
+        var vn = Vector256.Create((long)n);
+        var n0 = Vector256<double>.Zero;
+        var n1 = n0;
+        var n2 = n0;
+        var n3 = n0;
+        var e0 = n0;
+        var e1 = n0;
+        var e2 = n0;
+        var e3 = n0;
+        Span<long> scalar = stackalloc long[Lanes];
+        int i = 0;
+        for (; i + Lanes <= w.Length; i += Lanes)
+        {
+            var (wl0, wh0) = Vector256.Widen(Vector256.LoadUnsafe(ref wr, (nuint)i));
+            var (wl1, wh1) = Vector256.Widen(Vector256.LoadUnsafe(ref wr, (nuint)i + 8));
+            var q0 = LogLevel(wl0, va, vz, vn, out var u0);
+            var q1 = LogLevel(wh0, va, vz, vn, out var u1);
+            var q2 = LogLevel(wl1, va, vz, vn, out var u2);
+            var q3 = LogLevel(wh1, va, vz, vn, out var u3);
+            if ((u0 | u1 | u2 | u3) != Vector256<long>.Zero)
+            {
+                for (int k = 0; k < Lanes; k++) scalar[k] = LossAwareProjection.NearestLevel(w[i + k], alpha, n, true, zeroBelow);
+                q0 = Vector256.Create(scalar[0], scalar[1], scalar[2], scalar[3]);
+                q1 = Vector256.Create(scalar[4], scalar[5], scalar[6], scalar[7]);
+                q2 = Vector256.Create(scalar[8], scalar[9], scalar[10], scalar[11]);
+                q3 = Vector256.Create(scalar[12], scalar[13], scalar[14], scalar[15]);
+            }
+            var (dl0, dh0) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i));
+            var (dl1, dh1) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i + 8));
+            AddLogTerms(q0, wl0, dl0, vn, ref n0, ref e0);
+            AddLogTerms(q1, wh0, dh0, vn, ref n1, ref e1);
+            AddLogTerms(q2, wl1, dl1, vn, ref n2, ref e2);
+            AddLogTerms(q3, wh1, dh1, vn, ref n3, ref e3);
+            var s16 = Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3));
+            var code = Vector128.Narrow(s16.GetLower(), s16.GetUpper());
+            var old = Vector128.LoadUnsafe(ref cr, (nuint)i);
+            changes += Lanes - BitOperations.PopCount(Vector128.Equals(code, old).ExtractMostSignificantBits());
+            code.StoreUnsafe(ref cr, (nuint)i);
+        }
+        Store(ref ns, n0, n1, n2, n3);
+        Store(ref ds, e0, e1, e2, e3);
+        return i;
+    }
+
+    // The signed logarithmic code of w as int64 lanes; unsure = lanes within 1e-4 of a rounding boundary (all ones).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<long> LogLevel(Vector256<double> w, Vector256<double> alpha, Vector256<double> zeroBelow, Vector256<long> n,
+        out Vector256<long> unsure)
+    {
+        var one = Vector256<double>.One;
+        var t = w / alpha;
+        t = Vector256.ConditionalSelect(Vector256.LessThan(t, -one), -one, t);
+        t = Vector256.ConditionalSelect(Vector256.GreaterThan(t, one), one, t);
+        var a = Vector256.Abs(t);
+        var keep = Vector256.GreaterThanOrEqual(a, zeroBelow).AsInt64();
+        var bits = a.AsInt64();
+        var k = Vector256.ShiftRightLogical(bits, 52) - Vector256.Create(1023L);
+        var mantissa = bits & Vector256.Create(0x000F_FFFF_FFFF_FFFFL);
+        const long half = 1L << 51; // m = 1.5
+        var up = Vector256.GreaterThanOrEqual(mantissa, Vector256.Create(half));
+        var e = k - up; // up is −1 where set
+        e = Vector256.Max(e, Vector256<long>.One - n);
+        e = Vector256.Min(e, Vector256<long>.Zero);
+        var distance = Vector256.Abs(mantissa - Vector256.Create(half));
+        unsure = Vector256.LessThan(distance, Vector256.Create((long)(1e-4 * (1L << 52)))) & keep;
+        var level = n + e;
+        var negative = Vector256.LessThan(t, Vector256<double>.Zero).AsInt64();
+        return ((level ^ negative) - negative) & keep; // −level where t < 0
+    }
+
+    // Adds d·b·|w| and d·b·b (b = 2^(|q| − n)) of the non-zero codes q to the accumulators.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddLogTerms(Vector256<long> q, Vector256<double> w, Vector256<double> d, Vector256<long> n,
+        ref Vector256<double> num, ref Vector256<double> den)
+    {
+        var nonZero = (~Vector256.Equals(q, Vector256<long>.Zero)).AsDouble();
+        var b = Vector256.ShiftLeft(Vector256.Abs(q) - n + Vector256.Create(1023L), 52).AsDouble();
+        var db = d * b;
+        num += (db * Vector256.Abs(w)) & nonZero;
+        den += (db * b) & nonZero;
     }
 
     // The signed level round-half-away(clamp(w/α, −1, 1)·n) as an integer-valued double.

@@ -43,7 +43,7 @@ public static unsafe partial class BitOpPackedKernels
     private const int LookupScratchBudget = 48 * 1024;
 
     private static int LookupScratch(int kw, int ka, int chunks, int examples, int blocks) =>
-        examples * ka * chunks + blocks * kw * examples * ka * LookupBlockRows;
+        examples * ka * chunks + 64 + blocks * kw * examples * ka * LookupBlockRows;
 
     /// <summary>
     /// Examples and row blocks per pass: enough that the activation streams (examples × K_a) and the weight index
@@ -63,19 +63,49 @@ public static unsafe partial class BitOpPackedKernels
     /// </summary>
     private static void LookupOffsets(ulong* planes, int streams, int words, int chunks, ushort* offsets)
     {
+        // 64 chunks (48 bytes) per step: vpermb spreads bytes 6t … 6t + 7 into qword t, vpmultishiftqb takes the 8 bits at
+        // 6u of qword t into byte 8t + u (= chunk 8t + u), the low 6 bits are the code; widened to 16 bits and times 64.
+        // A step may write up to 63 offsets past the stream's chunks (into the next stream's, written after it, or into the
+        // 64 spare entries after the last); a load past the stream's words is masked (zeros: code 0).
+        var spread = Vector512.Create(SpreadIndex);
+        var shifts = Vector512.Create(ShiftIndex);
+        var iota = Vector512.Create(ByteIota);
+        int bytes = words * 8;
         for (int s = 0; s < streams; s++)
         {
-            ulong* a = planes + (nint)s * words;
+            byte* a = (byte*)(planes + (nint)s * words);
             ushort* o = offsets + (nint)s * chunks;
-            for (int c = 0; c < chunks; c++)
+            for (int c = 0, start = 0; c < chunks; c += 64, start += 48)
             {
-                int bit = c * LookupChunkBits, word = bit >> 6, sh = bit & 63;
-                ulong v = a[word] >> sh;
-                if (sh > 64 - LookupChunkBits && word + 1 < words) v |= a[word + 1] << (64 - sh);
-                o[c] = (ushort)((v & 63) << 6);
+                int avail = bytes - start;
+                var v = avail >= 64 ? Vector512.Load(a + start)
+                    : Avx512BW.MaskLoad(a + start, Vector512.LessThan(iota, Vector512.Create((byte)avail)), Vector512<byte>.Zero);
+                var codes = Avx512Vbmi.MultiShift(shifts, Avx512Vbmi.PermuteVar64x8(v, spread).AsUInt64()) & Vector512.Create((byte)63);
+                Vector512.ShiftLeft(Avx512BW.ConvertToVector512UInt16(codes.GetLower()), 6).Store(o + c);
+                Vector512.ShiftLeft(Avx512BW.ConvertToVector512UInt16(codes.GetUpper()), 6).Store(o + c + 32);
             }
         }
     }
+
+    /// <summary>Byte 8t + u ← byte 6t + u: qword t holds the 48 bits of chunks 8t … 8t + 7 (and 16 bits beyond).</summary>
+    private static ReadOnlySpan<byte> SpreadIndex =>
+    [
+        0, 1, 2, 3, 4, 5, 6, 7, 6, 7, 8, 9, 10, 11, 12, 13, 12, 13, 14, 15, 16, 17, 18, 19, 18, 19, 20, 21, 22, 23, 24, 25,
+        24, 25, 26, 27, 28, 29, 30, 31, 30, 31, 32, 33, 34, 35, 36, 37, 36, 37, 38, 39, 40, 41, 42, 43, 42, 43, 44, 45, 46, 47, 48, 49,
+    ];
+
+    /// <summary>vpmultishiftqb control: byte u of each qword takes the bits from 6u.</summary>
+    private static ReadOnlySpan<byte> ShiftIndex =>
+    [
+        0, 6, 12, 18, 24, 30, 36, 42, 0, 6, 12, 18, 24, 30, 36, 42, 0, 6, 12, 18, 24, 30, 36, 42, 0, 6, 12, 18, 24, 30, 36, 42,
+        0, 6, 12, 18, 24, 30, 36, 42, 0, 6, 12, 18, 24, 30, 36, 42, 0, 6, 12, 18, 24, 30, 36, 42, 0, 6, 12, 18, 24, 30, 36, 42,
+    ];
+
+    private static ReadOnlySpan<byte> ByteIota =>
+    [
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+        32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
+    ];
 
     /// <summary>
     /// Counts for examples [b0, b0 + nb) against row blocks [block0, block0 + nBlocks):
@@ -220,7 +250,7 @@ public static unsafe partial class BitOpPackedKernels
         int kw = w.Kw, chunks = w.LookupChunks;
         var (perPass, blocksPerPass) = LookupPass(kw, ka, chunks);
         int countsLength = blocksPerPass * kw * perPass * ka * B;
-        ushort* offsets = stackalloc ushort[perPass * ka * chunks];
+        ushort* offsets = stackalloc ushort[perPass * ka * chunks + 64];
         ushort* counts = stackalloc ushort[countsLength];
         ushort* dummy = stackalloc ushort[B];
         float* yLanes = stackalloc float[16];
@@ -287,7 +317,7 @@ public static unsafe partial class BitOpPackedKernels
         int kw = w.Kw, chunks = w.LookupChunks, pairs = kw * ka;
         var (perPass, blocksPerPass) = LookupPass(kw, ka, chunks);
         int countsLength = blocksPerPass * kw * perPass * ka * B;
-        var offsets = new ushort[perPass * ka * chunks];
+        var offsets = new ushort[perPass * ka * chunks + 64];
         var counts = new ushort[countsLength];
         var dummy = new ushort[B];
         fixed (ushort* po = offsets, pc = counts, pd = dummy)

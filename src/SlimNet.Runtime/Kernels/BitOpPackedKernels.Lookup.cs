@@ -253,7 +253,7 @@ public static unsafe partial class BitOpPackedKernels
         ushort* offsets = stackalloc ushort[perPass * ka * chunks + 64];
         ushort* counts = stackalloc ushort[countsLength];
         ushort* dummy = stackalloc ushort[B];
-        float* yLanes = stackalloc float[16];
+        float* rowScratch = stackalloc float[B];
         fixed (float* vwAll = w.LookupBasis)
             for (int b0 = 0; b0 < batch; b0 += perPass)
             {
@@ -267,47 +267,72 @@ public static unsafe partial class BitOpPackedKernels
                     for (int blk = 0; blk < nBlocks; blk++)
                     {
                         int row0 = (block0 + blk) * B;
-                        float* vw = vwAll + (nint)(block0 + blk) * kw * B;
                         for (int e = 0; e < nb; e++)
                         {
-                            int* pa = aCounts + (b0 + e) * ka;
-                            float* yb = y + (b0 + e) * strideB;
-                            for (int q = 0; q < B; q += 16)
-                            {
-                                int lanes = Math.Min(16, w.Rows - row0 - q);
-                                if (lanes <= 0) break;
-                                var acc = Vector512<float>.Zero;
-                                if (bias != null && lanes == 16) acc = Vector512.Load(bias + row0 + q);
-                                else if (bias != null)
-                                {
-                                    for (int l = 0; l < 16; l++) yLanes[l] = l < lanes ? bias[row0 + q + l] : 0;
-                                    acc = Vector512.Load(yLanes);
-                                }
-                                for (int i = 0; i < kw; i++)
-                                {
-                                    var inner = Vector512<float>.Zero;
-                                    ushort* ci = counts + ((nint)(blk * kw + i) * streams + e * ka) * B + q;
-                                    for (int j = 0; j < ka; j++)
-                                    {
-                                        // 2·count − popcount(a_j) = Σ_c e_w·e_a, exact in 32 bits, then one float multiply-add by v_a,j.
-                                        var n = Avx512F.ConvertToVector512Int32(Vector256.Load(ci + (nint)j * B));
-                                        var term = n + n - Vector512.Create(pa[j]);
-                                        inner = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(term), Vector512.Create(aBasis[j]), inner);
-                                    }
-                                    acc = Vector512.FusedMultiplyAdd(Vector512.Load(vw + i * B + q), inner, acc);
-                                }
-                                float* dst = yb + (row0 + q) * strideO;
-                                if (lanes == 16 && strideO == 1) acc.Store(dst);
-                                else
-                                {
-                                    acc.Store(yLanes);
-                                    for (int l = 0; l < lanes; l++) dst[l * strideO] = yLanes[l];
-                                }
-                            }
+                            LookupStoreBlock(counts + ((nint)blk * kw * streams + e * ka) * B, (nint)streams * B, kw, ka, aCounts + (b0 + e) * ka, aBasis,
+                                vwAll + (nint)(block0 + blk) * kw * B, bias == null ? null : bias + row0, w.Rows - row0,
+                                y + (b0 + e) * strideB + row0 * strideO, strideO, rowScratch);
                         }
                     }
                 }
             }
+    }
+
+    /// <summary>
+    /// y[r·strideO] = Σᵢ v_w,i[r]·Σⱼ v_a,j·(2·count_ij[r] − popcount(a_j)) + bias[r] for the 64 rows of a block (the first
+    /// <paramref name="rows"/> stored): counts of plane i at c + i·<paramref name="entryStride"/> + j·64. The integer term is
+    /// formed exactly in 16-bit lanes (|term| ≤ columns ≤ 32767), then one float multiply-add per (i, j).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LookupStoreBlock(ushort* c, nint entryStride, int kw, int ka, int* pa, float* aBasis, float* vw, float* bias, int rows,
+        float* y, nint strideO, float* scratch)
+    {
+        const int B = LookupBlockRows;
+        Vector512<float> y0 = default, y1 = default, y2 = default, y3 = default;
+        if (bias != null)
+        {
+            float* b = bias;
+            if (rows < B)
+            {
+                for (int r = 0; r < B; r++) scratch[r] = r < rows ? bias[r] : 0;
+                b = scratch;
+            }
+            y0 = Vector512.Load(b);
+            y1 = Vector512.Load(b + 16);
+            y2 = Vector512.Load(b + 32);
+            y3 = Vector512.Load(b + 48);
+        }
+        for (int i = 0; i < kw; i++)
+        {
+            Vector512<float> in0 = default, in1 = default, in2 = default, in3 = default;
+            short* ci = (short*)(c + i * entryStride);
+            for (int j = 0; j < ka; j++)
+            {
+                var p = Vector512.Create((short)pa[j]);
+                var va = Vector512.Create(aBasis[j]);
+                var n0 = Vector512.Load(ci + j * B);
+                var n1 = Vector512.Load(ci + j * B + 32);
+                var t0 = n0 + n0 - p;
+                var t1 = n1 + n1 - p;
+                in0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(t0.GetLower())), va, in0);
+                in1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(t0.GetUpper())), va, in1);
+                in2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(t1.GetLower())), va, in2);
+                in3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(t1.GetUpper())), va, in3);
+            }
+            float* v = vw + i * B;
+            y0 = Vector512.FusedMultiplyAdd(Vector512.Load(v), in0, y0);
+            y1 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 16), in1, y1);
+            y2 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 32), in2, y2);
+            y3 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 48), in3, y3);
+        }
+        float* dst = y;
+        if (rows < B || strideO != 1) dst = scratch;
+        y0.Store(dst);
+        y1.Store(dst + 16);
+        y2.Store(dst + 32);
+        y3.Store(dst + 48);
+        if (dst == scratch)
+            for (int r = 0, n = Math.Min(rows, B); r < n; r++) y[r * strideO] = scratch[r];
     }
 
     /// <summary>The table-lookup path of <c>Terms</c>: 2·count − popcount(a_j) per (example, row, i, j).</summary>

@@ -134,6 +134,10 @@ public sealed class BitOpPackedWeights
 /// </para>
 /// The weight block of one row group (K_w·Words·64 bytes) and all packed activations stay in L1 while the group runs
 /// over the batch, so one weight vector is loaded once per example and used for 8 outputs.
+/// <para>
+/// With AVX-512 VBMI the 512-bit level takes the table-lookup path instead (BitOpPackedKernels.Lookup.cs): one vpermb
+/// per 6 columns of 64 rows does the AND and the count, against about 4.7 instructions per 512 bits for the adder.
+/// </para>
 /// </summary>
 public static unsafe partial class BitOpPackedKernels
 {

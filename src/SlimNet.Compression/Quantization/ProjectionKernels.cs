@@ -422,10 +422,10 @@ internal static class ProjectionKernels
 
     /// <summary>
     /// <see cref="LossAwareProjection.LatExact"/> for one group: the group's weights in the reference's order (|w|
-    /// descending, ties by index) by a stable LSD radix sort of the inverted |w| bit patterns carrying d and the index
-    /// (11-bit digits, a pass skipped when all keys share its digit), the reference's prefix scan over the sorted arrays
-    /// (|w| is the key's complement), then the codes in one pass over w: the prefix is every weight that comes before
-    /// the last one taken in that order.
+    /// descending, ties by index) by a stable LSD radix sort (11-bit digits, a pass skipped when all keys share its digit)
+    /// of one 64-bit word per weight, the inverted |w| bit pattern above d's bits; the reference's prefix scan over the
+    /// sorted words (|w| is the key's complement); then the codes in one pass over w: the prefix is every weight with a
+    /// smaller key and, of those with the last taken key, the first ones in index order (the sort is stable).
     /// </summary>
     private static float ExactTernary(ReadOnlySpan<float> w, ReadOnlySpan<float> d, Span<sbyte> codes, int group)
     {
@@ -433,80 +433,81 @@ internal static class ProjectionKernels
         for (int i = 0; i < w.Length; i++) if (InGroup(w[i], group)) count++;
         if (count == 0) return 0f;
 
-        var pool = System.Buffers.ArrayPool<uint>.Shared;
-        var floats = System.Buffers.ArrayPool<float>.Shared;
-        var ints = System.Buffers.ArrayPool<int>.Shared;
-        uint[] keys = pool.Rent(count), keys2 = pool.Rent(count);
-        float[] ds = floats.Rent(count), ds2 = floats.Rent(count);
-        int[] index = ints.Rent(count), index2 = ints.Rent(count), counts = ints.Rent(3 << RadixBits);
+        var pool = System.Buffers.ArrayPool<ulong>.Shared;
+        ulong[] words = pool.Rent(count), spare = pool.Rent(count);
+        int[] counts = System.Buffers.ArrayPool<int>.Shared.Rent(3 << RadixBits);
         try
         {
             int k = 0;
             for (int i = 0; i < w.Length; i++)
             {
-                if (!InGroup(w[i], group)) continue;
-                keys[k] = uint.MaxValue - (BitConverter.SingleToUInt32Bits(w[i]) & 0x7FFF_FFFFu);
-                ds[k] = d[i];
-                index[k++] = i;
+                float v = w[i];
+                if (InGroup(v, group)) words[k++] = ((ulong)KeyOf(v) << 32) | BitConverter.SingleToUInt32Bits(d[i]);
             }
-            RadixSort(keys, ds, index, keys2, ds2, index2, counts, count);
+            RadixSortHigh(words, spare, counts, count);
 
             double sumD = 0, sumDw = 0, bestScore = 0, bestAlpha = 0;
             int bestPrefix = 0;
             for (int j = 0; j < count; j++)
             {
-                double di = ds[j];
+                ulong word = words[j];
+                double di = BitConverter.UInt32BitsToSingle((uint)word);
                 sumD += di;
-                sumDw += di * (double)BitConverter.UInt32BitsToSingle(uint.MaxValue - keys[j]);
+                sumDw += di * (double)BitConverter.UInt32BitsToSingle(uint.MaxValue - (uint)(word >> 32));
                 double score = sumDw * sumDw / sumD;
                 if (score > bestScore) { bestScore = score; bestAlpha = sumDw / sumD; bestPrefix = j + 1; }
             }
 
-            uint lastKey = bestPrefix > 0 ? keys[bestPrefix - 1] : 0;
-            int lastIndex = bestPrefix > 0 ? index[bestPrefix - 1] : -1;
+            // The last taken key, and how many weights with that key are taken (the first ones in index order).
+            uint lastKey = 0;
+            int tiesTaken = 0;
+            if (bestPrefix > 0)
+            {
+                lastKey = (uint)(words[bestPrefix - 1] >> 32);
+                int first = bestPrefix - 1;
+                while (first > 0 && (uint)(words[first - 1] >> 32) == lastKey) first--;
+                tiesTaken = bestPrefix - first;
+            }
             for (int i = 0; i < w.Length; i++)
             {
                 float v = w[i];
                 if (!InGroup(v, group)) continue;
-                uint key = uint.MaxValue - (BitConverter.SingleToUInt32Bits(v) & 0x7FFF_FFFFu);
-                bool taken = key < lastKey || (key == lastKey && i <= lastIndex);
+                uint key = KeyOf(v);
+                bool taken = bestPrefix > 0 && (key < lastKey || (key == lastKey && tiesTaken-- > 0));
                 codes[i] = taken ? (sbyte)Math.Sign(v) : (sbyte)0;
             }
             return (float)bestAlpha;
         }
         finally
         {
-            pool.Return(keys);
-            pool.Return(keys2);
-            floats.Return(ds);
-            floats.Return(ds2);
-            ints.Return(index);
-            ints.Return(index2);
-            ints.Return(counts);
+            pool.Return(words);
+            pool.Return(spare);
+            System.Buffers.ArrayPool<int>.Shared.Return(counts);
         }
     }
 
+    // Ascending key = descending |w| (the sign bit cleared, then inverted).
+    private static uint KeyOf(float v) => uint.MaxValue - (BitConverter.SingleToUInt32Bits(v) & 0x7FFF_FFFFu);
+
     private const int RadixBits = 11;
 
-    /// <summary>Stable ascending sort of keys[0..count) carrying d and index; the result ends in the first arrays.</summary>
-    private static void RadixSort(uint[] keys, float[] ds, int[] index, uint[] keys2, float[] ds2, int[] index2, int[] counts, int count)
+    /// <summary>Stable ascending sort of words[0..count) by their high 32 bits; the result ends in <paramref name="words"/>.</summary>
+    private static void RadixSortHigh(ulong[] words, ulong[] spare, int[] counts, int count)
     {
         const int buckets = 1 << RadixBits;
         Array.Clear(counts, 0, 3 * buckets);
         for (int j = 0; j < count; j++)
         {
-            uint key = keys[j];
+            uint key = (uint)(words[j] >> 32);
             counts[key & (buckets - 1)]++;
             counts[buckets + ((key >> RadixBits) & (buckets - 1))]++;
             counts[2 * buckets + (key >> (2 * RadixBits))]++;
         }
-        uint[] src = keys, dst = keys2;
-        float[] srcD = ds, dstD = ds2;
-        int[] srcIndex = index, dstIndex = index2;
+        ulong[] src = words, dst = spare;
         for (int pass = 0; pass < 3; pass++)
         {
             var c = counts.AsSpan(pass * buckets, buckets);
-            int shift = pass * RadixBits;
+            int shift = 32 + pass * RadixBits;
             if (c[(int)((src[0] >> shift) & (buckets - 1))] == count) continue; // one digit value: the order stays
             int offset = 0;
             for (int b = 0; b < buckets; b++)
@@ -517,22 +518,12 @@ internal static class ProjectionKernels
             }
             for (int j = 0; j < count; j++)
             {
-                uint key = src[j];
-                int at = c[(int)((key >> shift) & (buckets - 1))]++;
-                dst[at] = key;
-                dstD[at] = srcD[j];
-                dstIndex[at] = srcIndex[j];
+                ulong word = src[j];
+                dst[c[(int)((word >> shift) & (buckets - 1))]++] = word;
             }
             (src, dst) = (dst, src);
-            (srcD, dstD) = (dstD, srcD);
-            (srcIndex, dstIndex) = (dstIndex, srcIndex);
         }
-        if (src != keys)
-        {
-            Array.Copy(src, keys, count);
-            Array.Copy(srcD, ds, count);
-            Array.Copy(srcIndex, index, count);
-        }
+        if (src != words) Array.Copy(src, words, count);
     }
 
     // ------------------------------------------------------------------ LAQ

@@ -52,7 +52,7 @@ internal static class ProjectionKernels
                 {
                     double threshold = TwnThreshold(w);
                     int kept = KeptAbsSum(w, threshold, out double sum);
-                    TernaryCodes(w, threshold, 0, codes);
+                    TernaryCodes(w, FloatAtOrBelow(threshold), 0, codes);
                     float alpha = kept > 0 ? (float)(sum / kept) : 0f;
                     return new ProjectionResult(alpha, alpha, 1, 1, true);
                 }
@@ -258,11 +258,12 @@ internal static class ProjectionKernels
     private static bool InGroup(float v, int group) => group == 0 || (group > 0 ? v > 0 : v < 0);
 
     /// <summary>
-    /// One pass of the approximate ternary alternation for a group: Σ d|w| and Σ d over the group's weights with
-    /// |w| &gt; <paramref name="half"/> (the support the reference's codes hold after its threshold step), and how many of
-    /// the group's codes differ between thresholds <paramref name="previousHalf"/> and <paramref name="half"/>.
+    /// One pass of a ternary alternation for a group: Σ d|w| and Σ d over the group's weights with |w| &gt;
+    /// <paramref name="threshold"/> (the support the reference's codes hold after its threshold step), and how many of the
+    /// group's codes differ between thresholds <paramref name="previous"/> and <paramref name="threshold"/>. Thresholds
+    /// are floats that decide exactly like the reference's double comparison (<see cref="FloatAtOrBelow"/>).
     /// </summary>
-    private static int TernaryPass(ReadOnlySpan<float> w, ReadOnlySpan<float> d, double half, double previousHalf, int group,
+    private static int TernaryPass(ReadOnlySpan<float> w, ReadOnlySpan<float> d, float threshold, float previous, int group,
         out double num, out double den)
     {
         InterleavedSum ns = default, ds = default;
@@ -271,8 +272,8 @@ internal static class ProjectionKernels
         {
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float dr = ref MemoryMarshal.GetReference(d);
-            var t = Vector256.Create(FloatAtOrBelow(half));
-            var tp = Vector256.Create(FloatAtOrBelow(previousHalf));
+            var t = Vector256.Create(threshold);
+            var tp = Vector256.Create(previous);
             var n0 = Vector256<double>.Zero;
             var n1 = n0;
             var n2 = n0;
@@ -316,11 +317,11 @@ internal static class ProjectionKernels
         {
             float v = w[i];
             if (!InGroup(v, group)) continue;
-            double a = Math.Abs((double)v);
-            bool keep = a > half;
-            if (keep != a > previousHalf) changes++;
+            float a = Math.Abs(v);
+            bool keep = a > threshold;
+            if (keep != a > previous) changes++;
             if (!keep) continue;
-            ns.Add(i, d[i] * a);
+            ns.Add(i, d[i] * (double)a);
             ds.Add(i, d[i]);
         }
         num = ns.Total;
@@ -328,15 +329,15 @@ internal static class ProjectionKernels
         return changes;
     }
 
-    /// <summary>For the weights of the group: code = |w| &gt; half ? sign(w) : 0; the others keep their code.</summary>
-    private static void TernaryCodes(ReadOnlySpan<float> w, double half, int group, Span<sbyte> codes)
+    /// <summary>For the weights of the group: code = |w| &gt; threshold ? sign(w) : 0; the others keep their code.</summary>
+    private static void TernaryCodes(ReadOnlySpan<float> w, float threshold, int group, Span<sbyte> codes)
     {
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref sbyte cr = ref MemoryMarshal.GetReference(codes);
-            var t = Vector256.Create(FloatAtOrBelow(half));
+            var t = Vector256.Create(threshold);
             for (; i + 32 <= w.Length; i += 32)
             {
                 var v0 = Vector256.LoadUnsafe(ref wr, (nuint)i);
@@ -359,7 +360,7 @@ internal static class ProjectionKernels
         for (; i < w.Length; i++)
         {
             float v = w[i];
-            if (InGroup(v, group)) codes[i] = Math.Abs((double)v) > half ? (sbyte)Math.Sign(v) : (sbyte)0;
+            if (InGroup(v, group)) codes[i] = Math.Abs(v) > threshold ? (sbyte)Math.Sign(v) : (sbyte)0;
         }
     }
 
@@ -399,15 +400,16 @@ internal static class ProjectionKernels
         int group, double twnThreshold, int maxIterations)
     {
         // The TWN support and the sums of the first scale update (its change count is not used).
-        TernaryPass(w, d, twnThreshold, twnThreshold, group, out double num, out double den);
-        double alpha = 0, threshold = twnThreshold;
+        float threshold = FloatAtOrBelow(twnThreshold);
+        TernaryPass(w, d, threshold, threshold, group, out double num, out double den);
+        double alpha = 0;
         int iterations = 0;
         bool converged = false;
         while (iterations < maxIterations)
         {
             double next = den > 0 ? num / den : 0;
             iterations++;
-            double half = next / 2;
+            float half = FloatAtOrBelow(next / 2);
             int changes = TernaryPass(w, d, half, threshold, group, out num, out den);
             threshold = half;
             bool still = Math.Abs(next - alpha) <= LossAwareProjection.ConvergenceTolerance * Math.Abs(next);
@@ -546,6 +548,7 @@ internal static class ProjectionKernels
         }
         double num = ns.Total, den = ds.Total;
         double alpha = den > 0 ? num / den : 0;
+        if (n == 1 && !logarithmic) return TwoBitLaq(w, d, codes, alpha, num, den);
         LevelPass(w, d, alpha, n, logarithmic, magnitude, codes, out num, out den);
 
         int iterations = 0;
@@ -561,6 +564,48 @@ internal static class ProjectionKernels
         }
         float a = (float)alpha;
         return new ProjectionResult(a, a, n, iterations, converged);
+    }
+
+    /// <summary>
+    /// LAQ with 2-bit linear levels (n = 1) from the initial α: the level of w is ±1 when |RN(w/α)| ≥ ½ and 0 otherwise, a
+    /// threshold on |w| (<see cref="TwoBitThreshold"/>), and b ∈ {0, 1} makes the scale sums LATa's Σ d|w|, Σ d. So each
+    /// alternation is a <see cref="TernaryPass"/> (no division, no codes until the end).
+    /// </summary>
+    private static ProjectionResult TwoBitLaq(ReadOnlySpan<float> w, ReadOnlySpan<float> d, Span<sbyte> codes, double alpha, double num, double den)
+    {
+        float threshold = TwoBitThreshold(alpha);
+        TernaryPass(w, d, threshold, threshold, 0, out num, out den);
+        int iterations = 0;
+        bool converged = false;
+        while (iterations < LossAwareProjection.DefaultMaxIterations)
+        {
+            double next = den > 0 ? num / den : 0;
+            iterations++;
+            float t = TwoBitThreshold(next);
+            int changes = TernaryPass(w, d, t, threshold, 0, out num, out den);
+            threshold = t;
+            bool still = Math.Abs(next - alpha) <= LossAwareProjection.ConvergenceTolerance * Math.Abs(next);
+            alpha = next;
+            if (changes == 0 || still) { converged = true; break; }
+        }
+        TernaryCodes(w, threshold, 0, codes);
+        float a = (float)alpha;
+        return new ProjectionResult(a, a, 1, iterations, converged);
+    }
+
+    /// <summary>
+    /// The float F with |w| &gt; F ⇔ |RN(w/α)| ≥ ½ for every float w (round-half-away of the clamped quotient is then ±1):
+    /// RN(x) ≥ ½ ⇔ x ≥ ½ − 2^−55 (the midpoint below ½ rounds to the even ½), i.e. |w| ≥ T = (α/2)(1 − 2^−54). No float lies
+    /// in [T, α/2) (a double's spacing is wider than α/2·2^−54), so F is the largest float below α/2. No weight is kept
+    /// for α ≤ 0 or NaN; every non-zero float exceeds T when α is below 1e−300.
+    /// </summary>
+    internal static float TwoBitThreshold(double alpha)
+    {
+        if (!(alpha > 0)) return float.PositiveInfinity;
+        if (alpha < 1e-300) return 0f;
+        double h = alpha / 2; // exact: h is a normal double
+        float f = FloatAtOrBelow(h);
+        return (double)f == h ? MathF.BitDecrement(f) : f;
     }
 
     /// <summary>The nearest level of every w for α (as <c>LossAwareProjection.ProjectLevels</c>), the number of changed codes,

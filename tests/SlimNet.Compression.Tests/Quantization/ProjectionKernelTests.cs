@@ -119,6 +119,29 @@ public class ProjectionKernelTests
         foreach (float x in probes) Assert.Equal((double)x > h, x > f);
     }
 
+    [Fact]
+    public void TwoBitThresholdDecidesLikeTheRoundedQuotient()
+    {
+        var rng = new Random(5);
+        var alphas = new List<double> { 0, -1, double.NaN, 1e-310, 1e-300, 1e-40, 0.5, 1, 2, 0.1, 3.4e38, 1e300 };
+        for (int i = 0; i < 200; i++) alphas.Add(Math.Exp(rng.NextDouble() * 40 - 30));
+        for (int i = 0; i < 50; i++) alphas.Add(2 * (double)(float)Math.Exp(rng.NextDouble() * 20 - 10)); // α/2 a float
+        foreach (double alpha in alphas)
+        {
+            float f = ProjectionKernels.TwoBitThreshold(alpha);
+            var probes = new List<float> { 0f, -0f, float.Epsilon, 1f, -1f, float.MaxValue };
+            float h = (float)(alpha / 2);
+            foreach (float c in new[] { h, MathF.BitIncrement(h), MathF.BitDecrement(h), f, MathF.BitIncrement(f) })
+                if (float.IsFinite(c)) { probes.Add(c); probes.Add(-c); }
+            for (int i = 0; i < 50; i++) probes.Add((float)(alpha * (rng.NextDouble() * 2 - 1)));
+            foreach (float x in probes)
+            {
+                bool expected = alpha > 0 && Math.Abs(Math.Round(Math.Clamp(x / alpha, -1.0, 1.0), MidpointRounding.AwayFromZero)) == 1;
+                Assert.True(expected == Math.Abs(x) > f, $"α={alpha:R} x={x:R} F={f:R}");
+            }
+        }
+    }
+
     /// <summary>Per-channel scales, sparsity targets and LAQ seeds through the quantizer: 1, 2 and 3 projection threads give the same bytes.</summary>
     [Theory]
     [InlineData(WeightProjection.LatApprox, false, 0.0)]

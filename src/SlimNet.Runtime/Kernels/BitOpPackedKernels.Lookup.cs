@@ -39,6 +39,11 @@ public static unsafe partial class BitOpPackedKernels
         level >= SimdLevel.Vector512 && w.LookupIndex != null && Avx512Vbmi.IsSupported && Avx512BW.IsSupported
         && LookupScratch(w.Kw, ka, w.LookupChunks, 1, 1) <= LookupScratchBudget;
 
+    /// <summary>How the kernel counts for these weights at this level (for execution plans).</summary>
+    internal static string DescribePath(BitOpPackedWeights w, int ka, SimdLevel level) =>
+        CanUseLookup(w, ka, level) ? "vpermb table lookups, 6 columns × 64 rows each"
+        : "AND + carry-save popcount" + (level == SimdLevel.Vector512 ? ", 8 rows per 512-bit vector" : "");
+
     // Stack scratch of a pass (table offsets of its examples and 16-bit counts), in ushorts: at most 96 KB.
     private const int LookupScratchBudget = 48 * 1024;
 

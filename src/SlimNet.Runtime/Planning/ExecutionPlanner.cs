@@ -283,7 +283,7 @@ internal sealed unsafe class ExecutionPlanner(SlimModel model, int maxBatch, Sim
             fold = $", BatchNorm '{bn.Name}' folded into the weight basis";
         }
         output = Allocate(outSize).Pointer;
-        string kernel = $"bit-op kernel (AND + carry-save popcount{(level == SimdLevel.Vector512 ? ", 8 rows per 512-bit vector" : "")}), " +
+        string kernel = $"bit-op kernel ({BitOpPackedKernels.DescribePath(packed, spec.Bits, level)}), " +
                         $"weights W{t.PlaneCount} bit planes, input quantized to the {quantizer.Describe()} and packed";
         _keepAlive.Add(packed);
         if (node.Op == OpKind.Linear)

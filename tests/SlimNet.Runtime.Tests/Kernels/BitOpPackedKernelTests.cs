@@ -133,6 +133,9 @@ public class BitOpPackedKernelTests
         var narrow = Problem.Random(new Random(3), 3, 100, 1, 2, 2);
         Assert.Equal(SimdSupport.Has512 && System.Runtime.Intrinsics.X86.Avx512Vbmi.IsSupported,
             BitOpPackedKernels.CanUseLookup(narrow.Weights, 2, SimdLevel.Vector512));
+        Assert.Equal(BitOpPackedKernels.CanUseLookup(narrow.Weights, 2, SimdLevel.Vector512),
+            BitOpPackedKernels.DescribePath(narrow.Weights, 2, SimdLevel.Vector512).StartsWith("vpermb table lookups", StringComparison.Ordinal));
+        Assert.StartsWith("AND + carry-save popcount", BitOpPackedKernels.DescribePath(narrow.Weights, 2, SimdLevel.Vector256));
         // Above 32767 columns the 16-bit terms of the lookup path could overflow: no lookup layout, carry-save path, still exact.
         var wide = Problem.Random(new Random(4), 2, BitOpPackedKernels.LookupMaxCols + 1, 2, 1, 2);
         Assert.False(BitOpPackedKernels.CanUseLookup(wide.Weights, 2, SimdLevel.Vector512));

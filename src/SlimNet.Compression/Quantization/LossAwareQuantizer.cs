@@ -191,7 +191,8 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         {
             l.Shadow?.Dispose();
             l.Shadow = null;
-            l.DTensor?.Dispose();
+            l.DBuffer?.Dispose();
+            l.DBuffer = null;
             l.DTensor = null;
         }
     }
@@ -352,25 +353,20 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
 
     private void ReadCurvature(LayerState layer)
     {
-        layer.DTensor?.Dispose();
         layer.DTensor = null; // d = 1 (the D array)
         if (!layer.Definition.IsLossAware) return; // the baselines ignore d, sparsification ranks by w²
         var adam = _optimizer as AdamOptimizer;
         var v = adam?.TryGetState(layer.Definition.ParameterName, "exp_avg_sq");
         if (adam is null || v is null || adam.StepCount == 0) return;
-        // The same operations as AdamOptimizer.SecondMomentCorrected, with scalars held alive until the native calls
-        // return (an implicit Scalar can be finalized while libtorch still reads it).
+        // The same operations as AdamOptimizer.SecondMomentCorrected (in place on a buffer kept across steps: the same
+        // kernels, without a fresh 4-bytes-per-weight allocation every step), with scalars held alive until the native
+        // calls return (an implicit Scalar can be finalized while libtorch still reads it).
         using var correction = (1 - Math.Pow(adam.Beta2, adam.StepCount)).ToScalar();
         using var epsilon = adam.Epsilon.ToScalar();
-        var d = v.div(correction);
-        d.sqrt_().add_(epsilon);
-        if (!d.is_contiguous())
-        {
-            var c = d.contiguous();
-            d.Dispose();
-            d = c;
-        }
-        layer.DTensor = d.DetachFromDisposeScope();
+        layer.DBuffer ??= torch.empty(layer.Parameter.shape, ScalarType.Float32).DetachFromDisposeScope();
+        layer.DBuffer.copy_(v);
+        layer.DBuffer.div_(correction).sqrt_().add_(epsilon);
+        layer.DTensor = layer.DBuffer;
         GC.KeepAlive(correction);
         GC.KeepAlive(epsilon);
     }
@@ -473,8 +469,10 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         /// <summary>Weights per projection unit (per row with per-channel scales, else all).</summary>
         public int Cols { get; }
         public Tensor? Shadow { get; set; }
-        /// <summary>d of the last projection, or null when it was all 1 (<see cref="D"/>).</summary>
+        /// <summary>d of the last projection (<see cref="DBuffer"/>), or null when it was all 1 (<see cref="D"/>).</summary>
         public Tensor? DTensor { get; set; }
+        /// <summary>Where d is computed, allocated at the first step that has Adam's second moment.</summary>
+        public Tensor? DBuffer { get; set; }
         /// <summary>All 1: d before Adam's first step and for the baselines.</summary>
         public float[] D { get; }
         // Storage addresses of the shadow (w), d and the parameter (ŵ), taken before each projection; the tensors stay alive.

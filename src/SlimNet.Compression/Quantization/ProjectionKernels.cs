@@ -424,10 +424,10 @@ internal static class ProjectionKernels
 
     /// <summary>
     /// <see cref="LossAwareProjection.LatExact"/> for one group: the group's weights in the reference's order (|w|
-    /// descending, ties by index) by a stable LSD radix sort (11-bit digits, a pass skipped when all keys share its digit)
+    /// descending, ties by index) by a stable LSD radix sort (8-bit digits, a pass skipped when all keys share its digit)
     /// of one 64-bit word per weight, the inverted |w| bit pattern above d's bits; the reference's prefix scan over the
-    /// sorted words (|w| is the key's complement); then the codes in one pass over w: the prefix is every weight with a
-    /// smaller key and, of those with the last taken key, the first ones in index order (the sort is stable).
+    /// sorted words (|w| is the key's complement); then the codes by a threshold pass over w: the prefix is every weight
+    /// with a larger |w| than the last taken one and, of those equal to it, the first ones in index order (the sort is stable).
     /// </summary>
     private static float ExactTernary(ReadOnlySpan<float> w, ReadOnlySpan<float> d, Span<sbyte> codes, int group)
     {
@@ -437,7 +437,7 @@ internal static class ProjectionKernels
 
         var pool = System.Buffers.ArrayPool<ulong>.Shared;
         ulong[] words = pool.Rent(count), spare = pool.Rent(count);
-        int[] counts = System.Buffers.ArrayPool<int>.Shared.Rent(3 << RadixBits);
+        int[] counts = System.Buffers.ArrayPool<int>.Shared.Rent(RadixPasses << RadixBits);
         try
         {
             int k = 0;
@@ -460,23 +460,31 @@ internal static class ProjectionKernels
                 if (score > bestScore) { bestScore = score; bestAlpha = sumDw / sumD; bestPrefix = j + 1; }
             }
 
-            // The last taken key, and how many weights with that key are taken (the first ones in index order).
-            uint lastKey = 0;
-            int tiesTaken = 0;
-            if (bestPrefix > 0)
+            // The taken weights: |w| above the last taken |w|, and of those equal to it the first ones in index order.
+            if (bestPrefix == 0)
             {
-                lastKey = (uint)(words[bestPrefix - 1] >> 32);
-                int first = bestPrefix - 1;
-                while (first > 0 && (uint)(words[first - 1] >> 32) == lastKey) first--;
-                tiesTaken = bestPrefix - first;
+                TernaryCodes(w, float.PositiveInfinity, group, codes);
+                return (float)bestAlpha;
             }
-            for (int i = 0; i < w.Length; i++)
+            uint lastKey = (uint)(words[bestPrefix - 1] >> 32);
+            int first = bestPrefix - 1, end = bestPrefix;
+            while (first > 0 && (uint)(words[first - 1] >> 32) == lastKey) first--;
+            while (end < count && (uint)(words[end] >> 32) == lastKey) end++;
+            int tiesTaken = bestPrefix - first;
+            float last = BitConverter.UInt32BitsToSingle(uint.MaxValue - lastKey); // the last taken |w|
+            if (end == bestPrefix)
             {
-                float v = w[i];
-                if (!InGroup(v, group)) continue;
-                uint key = KeyOf(v);
-                bool taken = bestPrefix > 0 && (key < lastKey || (key == lastKey && tiesTaken-- > 0));
-                codes[i] = taken ? (sbyte)Math.Sign(v) : (sbyte)0;
+                // Every weight with that |w| is taken: |w| ≥ last (|w| = 0 has code 0 either way).
+                TernaryCodes(w, last > 0 ? MathF.BitDecrement(last) : 0f, group, codes);
+            }
+            else
+            {
+                TernaryCodes(w, last, group, codes);
+                for (int i = 0; i < w.Length && tiesTaken > 0; i++)
+                {
+                    float v = w[i];
+                    if (InGroup(v, group) && Math.Abs(v) == last) { codes[i] = (sbyte)Math.Sign(v); tiesTaken--; }
+                }
             }
             return (float)bestAlpha;
         }
@@ -491,22 +499,23 @@ internal static class ProjectionKernels
     // Ascending key = descending |w| (the sign bit cleared, then inverted).
     private static uint KeyOf(float v) => uint.MaxValue - (BitConverter.SingleToUInt32Bits(v) & 0x7FFF_FFFFu);
 
-    private const int RadixBits = 11;
+    private const int RadixBits = 8, RadixPasses = 4;
 
     /// <summary>Stable ascending sort of words[0..count) by their high 32 bits; the result ends in <paramref name="words"/>.</summary>
     private static void RadixSortHigh(ulong[] words, ulong[] spare, int[] counts, int count)
     {
         const int buckets = 1 << RadixBits;
-        Array.Clear(counts, 0, 3 * buckets);
+        Array.Clear(counts, 0, RadixPasses * buckets);
         for (int j = 0; j < count; j++)
         {
             uint key = (uint)(words[j] >> 32);
-            counts[key & (buckets - 1)]++;
-            counts[buckets + ((key >> RadixBits) & (buckets - 1))]++;
-            counts[2 * buckets + (key >> (2 * RadixBits))]++;
+            counts[key & 0xFF]++;
+            counts[buckets + ((key >> 8) & 0xFF)]++;
+            counts[2 * buckets + ((key >> 16) & 0xFF)]++;
+            counts[3 * buckets + (key >> 24)]++;
         }
         ulong[] src = words, dst = spare;
-        for (int pass = 0; pass < 3; pass++)
+        for (int pass = 0; pass < RadixPasses; pass++)
         {
             var c = counts.AsSpan(pass * buckets, buckets);
             int shift = 32 + pass * RadixBits;

@@ -335,13 +335,13 @@ public static unsafe partial class BitOpPackedKernels
         Terms(w, activationPlanes, activationCounts, batch, ka, terms, SimdSupport.Best);
 
     internal static void Terms(BitOpPackedWeights w, ReadOnlySpan<ulong> activationPlanes, ReadOnlySpan<int> activationCounts, int batch, int ka, Span<int> terms,
-        SimdLevel level, bool lookup = true)
+        SimdLevel level, bool? lookup = null)
     {
         ArgumentNullException.ThrowIfNull(w);
         CheckActivations(w, activationPlanes.Length, activationCounts.Length, batch, ka);
         KernelArgumentChecks.Exactly(terms.Length, (long)batch * w.Rows * w.Kw * ka, nameof(terms));
         int kw = w.Kw, pairs = kw * ka;
-        if (lookup && CanUseLookup(w, ka, level))
+        if (UseLookup(w, ka, level, lookup))
         {
             fixed (ulong* pa = activationPlanes)
             fixed (int* pc = activationCounts, pt = terms)
@@ -380,7 +380,7 @@ public static unsafe partial class BitOpPackedKernels
         Gemm(w, activationPlanes, activationCounts, activationBasis, bias, y, batch, ka, SimdSupport.Best);
 
     internal static void Gemm(BitOpPackedWeights w, ReadOnlySpan<ulong> activationPlanes, ReadOnlySpan<int> activationCounts, ReadOnlySpan<float> activationBasis,
-        ReadOnlySpan<float> bias, Span<float> y, int batch, int ka, SimdLevel level, bool lookup = true)
+        ReadOnlySpan<float> bias, Span<float> y, int batch, int ka, SimdLevel level, bool? lookup = null)
     {
         ArgumentNullException.ThrowIfNull(w);
         CheckActivations(w, activationPlanes.Length, activationCounts.Length, batch, ka);
@@ -404,9 +404,9 @@ public static unsafe partial class BitOpPackedKernels
     /// <summary>Unchecked entry for the engine: output (b, o) goes to y[b·strideB + o·strideO] (Linear: rows, 1; convolution
     /// pixels as examples: 1, pixels).</summary>
     internal static void Run(BitOpPackedWeights w, ulong* aPlanes, int* aCounts, float* aBasis, int ka, float* bias, float* y,
-        int batch, nint strideB, nint strideO, SimdLevel level, bool lookup = true)
+        int batch, nint strideB, nint strideO, SimdLevel level, bool? lookup = null)
     {
-        if (lookup && CanUseLookup(w, ka, level))
+        if (UseLookup(w, ka, level, lookup))
         {
             RunLookup(w, aPlanes, aCounts, aBasis, ka, bias, y, batch, strideB, strideO);
             return;

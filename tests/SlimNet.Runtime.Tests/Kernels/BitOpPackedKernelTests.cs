@@ -128,14 +128,19 @@ public class BitOpPackedKernelTests
     }
 
     [Fact]
-    public void LookupPath_IsTakenWithVbmi_AndWideLayersFallBackToTheCarrySaveAdder()
+    public void LookupPath_IsTakenWithVbmi_AndSmallOrWideLayersUseTheCarrySaveAdder()
     {
-        var narrow = Problem.Random(new Random(3), 3, 100, 1, 2, 2);
-        Assert.Equal(SimdSupport.Has512 && System.Runtime.Intrinsics.X86.Avx512Vbmi.IsSupported,
-            BitOpPackedKernels.CanUseLookup(narrow.Weights, 2, SimdLevel.Vector512));
-        Assert.Equal(BitOpPackedKernels.CanUseLookup(narrow.Weights, 2, SimdLevel.Vector512),
-            BitOpPackedKernels.DescribePath(narrow.Weights, 2, SimdLevel.Vector512).StartsWith("vpermb table lookups", StringComparison.Ordinal));
-        Assert.StartsWith("AND + carry-save popcount", BitOpPackedKernels.DescribePath(narrow.Weights, 2, SimdLevel.Vector256));
+        bool vbmi = SimdSupport.Has512 && System.Runtime.Intrinsics.X86.Avx512Vbmi.IsSupported;
+        var full = Problem.Random(new Random(3), 64, 100, 1, 2, 2);
+        Assert.Equal(vbmi, BitOpPackedKernels.CanUseLookup(full.Weights, 2, SimdLevel.Vector512));
+        Assert.Equal(vbmi, BitOpPackedKernels.UseLookup(full.Weights, 2, SimdLevel.Vector512, null));
+        Assert.Equal(vbmi, BitOpPackedKernels.DescribePath(full.Weights, 2, SimdLevel.Vector512).StartsWith("vpermb table lookups", StringComparison.Ordinal));
+        Assert.StartsWith("AND + carry-save popcount", BitOpPackedKernels.DescribePath(full.Weights, 2, SimdLevel.Vector256));
+        // A 10-row layer would fill a sixth of a 64-row block: the carry-save adder's 8-row groups do less work, unless forced.
+        var small = Problem.Random(new Random(5), 10, 500, 1, 2, 2);
+        Assert.False(BitOpPackedKernels.UseLookup(small.Weights, 2, SimdLevel.Vector512, null));
+        Assert.Equal(vbmi, BitOpPackedKernels.UseLookup(small.Weights, 2, SimdLevel.Vector512, true));
+        Assert.StartsWith("AND + carry-save popcount", BitOpPackedKernels.DescribePath(small.Weights, 2, SimdLevel.Vector512));
         // Above 32767 columns the 16-bit terms of the lookup path could overflow: no lookup layout, carry-save path, still exact.
         var wide = Problem.Random(new Random(4), 2, BitOpPackedKernels.LookupMaxCols + 1, 2, 1, 2);
         Assert.False(BitOpPackedKernels.CanUseLookup(wide.Weights, 2, SimdLevel.Vector512));
@@ -280,16 +285,16 @@ public class BitOpPackedKernelTests
         }
     }
 
-    [Fact]
-    public void ScaleRows_ScalesEachRowsBasis()
+    [Theory, InlineData(true), InlineData(false)]
+    public void ScaleRows_ScalesEachRowsBasis(bool lookup)
     {
         var p = Problem.Random(new Random(2), 10, 70, 2, 2, 2);
         var scale = Enumerable.Range(0, 10).Select(r => (float)(r - 4.5)).ToArray();
         var before = new float[2 * 10];
-        BitOpPackedKernels.Gemm(p.Weights, p.APlanes, p.ACounts, p.ABasis, [], before, 2, 2);
+        BitOpPackedKernels.Gemm(p.Weights, p.APlanes, p.ACounts, p.ABasis, [], before, 2, 2, SimdSupport.Best, lookup);
         p.Weights.ScaleRows(scale);
         var after = new float[2 * 10];
-        BitOpPackedKernels.Gemm(p.Weights, p.APlanes, p.ACounts, p.ABasis, [], after, 2, 2);
+        BitOpPackedKernels.Gemm(p.Weights, p.APlanes, p.ACounts, p.ABasis, [], after, 2, 2, SimdSupport.Best, lookup);
         for (int e = 0; e < after.Length; e++) Assert.Equal(before[e] * scale[e % 10], after[e], 1e-4f);
     }
 

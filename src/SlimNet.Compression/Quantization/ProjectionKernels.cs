@@ -548,7 +548,13 @@ internal static class ProjectionKernels
         for (int m = 1; m <= n; m++) magnitude[m] = LossAwareProjection.LevelMagnitude((sbyte)m, n, logarithmic);
 
         InterleavedSum ns = default, ds = default;
-        for (int i = 0; i < w.Length; i++)
+        int start = 0;
+        // The seed is zero exactly where the previous code is 0 (no non-zero code decoded to 0), or where w / the seed values are 0.
+        bool zeroIsCode0 = !seedZero.IsEmpty && seedZero[128];
+        for (int c = -n; c <= n && zeroIsCode0; c++) if (c != 0 && seedZero[c + 128]) zeroIsCode0 = false;
+        if (Vector256.IsHardwareAccelerated && w.Length >= Lanes && (seedZero.IsEmpty || zeroIsCode0))
+            start = SeedSums(w, d, seedZero.IsEmpty ? (seedValues.IsEmpty ? w : seedValues) : default, codes, ref ns, ref ds);
+        for (int i = start; i < w.Length; i++)
         {
             bool zero = !seedZero.IsEmpty ? seedZero[codes[i] + 128] : (seedValues.IsEmpty ? w[i] : seedValues[i]) == 0;
             if (zero) continue;
@@ -573,6 +579,62 @@ internal static class ProjectionKernels
         }
         float a = (float)alpha;
         return new ProjectionResult(a, a, n, iterations, converged);
+    }
+
+    /// <summary>
+    /// LAQ's initial sums Σ d|w|, Σ d over the weights whose seed is non-zero, vectorized over whole groups of 16: the seed
+    /// is <paramref name="seedValues"/> when not empty, else the codes (non-zero code = non-zero seed). Returns the first
+    /// index not done.
+    /// </summary>
+    private static int SeedSums(ReadOnlySpan<float> w, ReadOnlySpan<float> d, ReadOnlySpan<float> seedValues, ReadOnlySpan<sbyte> codes,
+        ref InterleavedSum ns, ref InterleavedSum ds)
+    {
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float dr = ref MemoryMarshal.GetReference(d);
+        ref float sr = ref MemoryMarshal.GetReference(seedValues);
+        ref sbyte cr = ref MemoryMarshal.GetReference(codes);
+        bool fromValues = !seedValues.IsEmpty;
+        var n0 = Vector256<double>.Zero;
+        var n1 = n0;
+        var n2 = n0;
+        var n3 = n0;
+        var e0 = n0;
+        var e1 = n0;
+        var e2 = n0;
+        var e3 = n0;
+        int i = 0;
+        for (; i + Lanes <= w.Length; i += Lanes)
+        {
+            Vector256<int> k0, k1;
+            if (fromValues)
+            {
+                k0 = ~Vector256.Equals(Vector256.LoadUnsafe(ref sr, (nuint)i), Vector256<float>.Zero).AsInt32();
+                k1 = ~Vector256.Equals(Vector256.LoadUnsafe(ref sr, (nuint)i + 8), Vector256<float>.Zero).AsInt32();
+            }
+            else
+            {
+                var (lo, hi) = Vector128.Widen(~Vector128.Equals(Vector128.LoadUnsafe(ref cr, (nuint)i), Vector128<sbyte>.Zero));
+                k0 = Vector256.Create(Vector128.WidenLower(lo), Vector128.WidenUpper(lo));
+                k1 = Vector256.Create(Vector128.WidenLower(hi), Vector128.WidenUpper(hi));
+            }
+            var (ml0, mh0) = Vector256.Widen(k0);
+            var (ml1, mh1) = Vector256.Widen(k1);
+            var (wl0, wh0) = Vector256.Widen(Vector256.Abs(Vector256.LoadUnsafe(ref wr, (nuint)i)));
+            var (wl1, wh1) = Vector256.Widen(Vector256.Abs(Vector256.LoadUnsafe(ref wr, (nuint)i + 8)));
+            var (dl0, dh0) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i));
+            var (dl1, dh1) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i + 8));
+            n0 += (dl0 * wl0) & ml0.AsDouble();
+            n1 += (dh0 * wh0) & mh0.AsDouble();
+            n2 += (dl1 * wl1) & ml1.AsDouble();
+            n3 += (dh1 * wh1) & mh1.AsDouble();
+            e0 += dl0 & ml0.AsDouble();
+            e1 += dh0 & mh0.AsDouble();
+            e2 += dl1 & ml1.AsDouble();
+            e3 += dh1 & mh1.AsDouble();
+        }
+        Store(ref ns, n0, n1, n2, n3);
+        Store(ref ds, e0, e1, e2, e3);
+        return i;
     }
 
     /// <summary>
@@ -627,9 +689,9 @@ internal static class ProjectionKernels
         double zeroBelow = Math.Pow(2, -n);
         if (alpha > 0 && Vector256.IsHardwareAccelerated && w.Length >= Lanes)
         {
-            i = logarithmic
-                ? LogLevels(w, d, alpha, n, zeroBelow, codes, ref ns, ref ds, ref changes)
-                : LinearLevels(w, d, alpha, n, codes, ref ns, ref ds, ref changes);
+            i = !logarithmic ? LinearLevels(w, d, alpha, n, codes, ref ns, ref ds, ref changes)
+                : n <= MaxThresholdLevels ? LogLevelsByThresholds(w, d, alpha, n, zeroBelow, codes, ref ns, ref ds, ref changes)
+                : LogLevels(w, d, alpha, n, zeroBelow, codes, ref ns, ref ds, ref changes);
         }
         for (; i < w.Length; i++)
         {
@@ -756,6 +818,115 @@ internal static class ProjectionKernels
         Store(ref ns, n0, n1, n2, n3);
         Store(ref ds, e0, e1, e2, e3);
         return i;
+    }
+
+    /// <summary>Most logarithmic levels (n = 2^(m−1) − 1, so up to 4 bits) that <see cref="LogLevelsByThresholds"/> handles.</summary>
+    private const int MaxThresholdLevels = 7;
+
+    /// <summary>
+    /// Logarithmic levels by comparing |w| with thresholds, no division: the level of w is a step function of
+    /// |t| = |RN(w/α)|, 0 below 2^−n (exactly |w| &gt; <see cref="PowerOfTwoThreshold"/>), and j + 1 instead of j above
+    /// ≈ 1.5·2^(j−n) (j = 1..n−1; the reference's boundary is 2^(j−n+0.5849625)). |w| below a float L_j (|t| surely under
+    /// 1.4999·2^(j−n)) or above U_j (surely over 1.5001·2^(j−n)) is decided; a group of 16 with a weight between them
+    /// takes the reference expression. Same codes and sums as <see cref="LogLevels"/>.
+    /// </summary>
+    private static int LogLevelsByThresholds(ReadOnlySpan<float> w, ReadOnlySpan<float> d, double alpha, int n, double zeroBelow, Span<sbyte> codes,
+        ref InterleavedSum ns, ref InterleavedSum ds, ref int changes)
+    {
+        Span<float> lower = stackalloc float[MaxThresholdLevels], upper = stackalloc float[MaxThresholdLevels];
+        for (int j = 1; j < n; j++)
+        {
+            double boundary = alpha * Math.ScaleB(1.5, j - n);
+            lower[j] = FloatAtOrBelow(boundary * (1 - 1e-4));
+            upper[j] = FloatAtOrAbove(boundary * (1 + 1e-4));
+        }
+        var zero = Vector256.Create(PowerOfTwoThreshold(alpha, n));
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float dr = ref MemoryMarshal.GetReference(d);
+        ref sbyte cr = ref MemoryMarshal.GetReference(codes);
+        var vn = Vector256.Create((long)n);
+        var n0 = Vector256<double>.Zero;
+        var n1 = n0;
+        var n2 = n0;
+        var n3 = n0;
+        var e0 = n0;
+        var e1 = n0;
+        var e2 = n0;
+        var e3 = n0;
+        Span<int> scalar = stackalloc int[Lanes];
+        int i = 0;
+        for (; i + Lanes <= w.Length; i += Lanes)
+        {
+            var v0 = Vector256.LoadUnsafe(ref wr, (nuint)i);
+            var v1 = Vector256.LoadUnsafe(ref wr, (nuint)i + 8);
+            var a0 = Vector256.Abs(v0);
+            var a1 = Vector256.Abs(v1);
+            var k0 = Vector256.GreaterThan(a0, zero).AsInt32();
+            var k1 = Vector256.GreaterThan(a1, zero).AsInt32();
+            var l0 = Vector256<int>.One;
+            var l1 = Vector256<int>.One;
+            var unsure = Vector256<int>.Zero;
+            for (int j = 1; j < n; j++)
+            {
+                var lo = Vector256.Create(lower[j]);
+                var hi = Vector256.Create(upper[j]);
+                var u0 = Vector256.GreaterThan(a0, hi).AsInt32();
+                var u1 = Vector256.GreaterThan(a1, hi).AsInt32();
+                l0 -= u0;
+                l1 -= u1;
+                unsure |= ((Vector256.GreaterThanOrEqual(a0, lo).AsInt32() & ~u0) & k0) | ((Vector256.GreaterThanOrEqual(a1, lo).AsInt32() & ~u1) & k1);
+            }
+            // Signed codes: level where kept, negated where w < 0.
+            var s0 = Vector256.LessThan(v0, Vector256<float>.Zero).AsInt32();
+            var s1 = Vector256.LessThan(v1, Vector256<float>.Zero).AsInt32();
+            var c0 = ((l0 ^ s0) - s0) & k0;
+            var c1 = ((l1 ^ s1) - s1) & k1;
+            if (unsure != Vector256<int>.Zero)
+            {
+                for (int k = 0; k < Lanes; k++) scalar[k] = LossAwareProjection.NearestLevel(w[i + k], alpha, n, true, zeroBelow);
+                c0 = Vector256.LoadUnsafe(ref scalar[0]);
+                c1 = Vector256.LoadUnsafe(ref scalar[8]);
+            }
+            var (q0, q1) = Vector256.Widen(c0);
+            var (q2, q3) = Vector256.Widen(c1);
+            var (wl0, wh0) = Vector256.Widen(v0);
+            var (wl1, wh1) = Vector256.Widen(v1);
+            var (dl0, dh0) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i));
+            var (dl1, dh1) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i + 8));
+            AddLogTerms(q0, wl0, dl0, vn, ref n0, ref e0);
+            AddLogTerms(q1, wh0, dh0, vn, ref n1, ref e1);
+            AddLogTerms(q2, wl1, dl1, vn, ref n2, ref e2);
+            AddLogTerms(q3, wh1, dh1, vn, ref n3, ref e3);
+            var s16 = Vector256.Narrow(c0, c1);
+            var code = Vector128.Narrow(s16.GetLower(), s16.GetUpper());
+            var old = Vector128.LoadUnsafe(ref cr, (nuint)i);
+            changes += Lanes - BitOperations.PopCount(Vector128.Equals(code, old).ExtractMostSignificantBits());
+            code.StoreUnsafe(ref cr, (nuint)i);
+        }
+        Store(ref ns, n0, n1, n2, n3);
+        Store(ref ds, e0, e1, e2, e3);
+        return i;
+    }
+
+    /// <summary>The smallest float f with (double)f ≥ h.</summary>
+    private static float FloatAtOrAbove(double h)
+    {
+        float f = (float)h;
+        if ((double)f < h) f = MathF.BitIncrement(f);
+        return f;
+    }
+
+    /// <summary>
+    /// The float F with |w| &gt; F ⇔ RN(|w|/α) ≥ 2^−n for every float w (α &gt; 0): RN(x) ≥ 2^−n ⇔ x ≥ 2^−n(1 − 2^−54) (the
+    /// midpoint below a power of two rounds up to it), so, as in <see cref="TwoBitThreshold"/>, F is the largest float below
+    /// h = α·2^−n.
+    /// </summary>
+    private static float PowerOfTwoThreshold(double alpha, int n)
+    {
+        double h = Math.ScaleB(alpha, -n);
+        if (h < 1e-300) return 0f;
+        float f = FloatAtOrBelow(h);
+        return (double)f == h ? MathF.BitDecrement(f) : f;
     }
 
     // The signed logarithmic code of w as int64 lanes; unsure = lanes within 1e-4 of a rounding boundary (all ones).

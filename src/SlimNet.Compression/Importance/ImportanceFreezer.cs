@@ -184,10 +184,11 @@ public sealed class ImportanceFreezer : ITrainingHooks, ICheckpointedHooks, IDis
     public void AfterBackward(TrainingContext context)
     {
         using var noGrad = torch.no_grad();
+        using Scalar zero = 0; // held alive across the native calls (see AdamOptimizer)
         foreach (var (name, t) in _tensors)
         {
             var g = _parameters[name].grad;
-            if (g is not null) g.masked_fill_(t.Frozen, 0);
+            if (g is not null) g.masked_fill_(t.Frozen, zero);
         }
     }
 

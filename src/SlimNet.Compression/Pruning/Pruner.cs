@@ -53,7 +53,8 @@ public sealed class Pruner : ITrainingHooks, IDisposable
         foreach (var layer in layers)
         {
             using var noGrad = torch.no_grad();
-            using var nonzero = parameters[layer.ParameterName].detach().ne(0);
+            using Scalar zero = 0; // held alive across the native call (see AdamOptimizer)
+            using var nonzero = parameters[layer.ParameterName].detach().ne(zero);
             Masks.Set(layer.ParameterName, nonzero.to_type(ScalarType.Float32));
             _appliedSparsity[layer.ParameterName] = 0.0;
             _lastThresholdStep[layer.ParameterName] = -1;

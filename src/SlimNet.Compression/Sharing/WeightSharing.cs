@@ -198,8 +198,9 @@ public sealed class WeightSharing : ITrainingHooks, IDisposable
             using var flat = p.detach().view(-1);
             using var members = flat.index_select(0, _positions).to_type(ScalarType.Float32);
             using var sums = torch.zeros_like(_centroids).index_add_(0, _codes, members, 1);
-            using var occupied = _counts.gt(0);
-            using var safeCounts = _counts.clamp_min(1f);
+            using Scalar zero = 0, one = 1f; // held alive across the native calls (see AdamOptimizer)
+            using var occupied = _counts.gt(zero);
+            using var safeCounts = _counts.clamp_min(one);
             using var means = sums / safeCounts;
             using var updated = torch.where(occupied, means, _centroids);
             _centroids.copy_(updated);

@@ -153,8 +153,10 @@ public sealed class LstmLayer : nn.Module
         return (torch.stack(outputs), h, c);
     }
 
+    private static readonly Scalar NormFloor = 1e-12; // one long-lived Scalar: an implicit one could be finalized mid-call (see AdamOptimizer)
+
     private static Tensor Effective(Tensor v, Tensor? gain) =>
-        gain is null ? v : v * (gain / v.norm(1, keepdim: false).clamp_min(1e-12)).unsqueeze(1);
+        gain is null ? v : v * (gain / v.norm(1, keepdim: false).clamp_min(NormFloor)).unsqueeze(1);
 }
 
 /// <summary>

@@ -225,7 +225,9 @@ public sealed class CompressionPipeline : IDisposable
         foreach (var name in FrozenParameters().Concat(_sessions.OfType<PostTrainingQuantizer>().SelectMany(q => q.Names)))
         {
             var p = parameters[name];
-            using var zeros = p.detach().eq(0).sum();
+            using Scalar zero = 0; // held alive across the native call (see AdamOptimizer)
+            using var eqZero = p.detach().eq(zero);
+            using var zeros = eqZero.sum();
             result[name] = (double)zeros.item<long>() / Math.Max(1, p.numel());
         }
         foreach (var p in _sessions.OfType<Pruner>())

@@ -225,7 +225,7 @@ public sealed class CompressionPipeline : IDisposable
         foreach (var name in FrozenParameters().Concat(_sessions.OfType<PostTrainingQuantizer>().SelectMany(q => q.Names)))
         {
             var p = parameters[name];
-            using Scalar zero = 0; // held alive across the native call (see AdamOptimizer)
+            using TorchSharp.Scalar zero = 0; // held alive across the native call (see AdamOptimizer)
             using var eqZero = p.detach().eq(zero);
             using var zeros = eqZero.sum();
             result[name] = (double)zeros.item<long>() / Math.Max(1, p.numel());

@@ -258,8 +258,11 @@ public sealed record KMeansStage(string Source, long Line, LayerSelection Layers
 /// <param name="Sparsity">Target fraction of weights forced to exactly 0, or null.</param>
 /// <param name="Schedule">When the sparsity target is reached (one-shot, iterative or agp).</param>
 /// <param name="Overrides">Per-layer sparsity targets (the last matching one wins).</param>
+/// <param name="ZerosAtScheduleEvents">Recipe <c>zeros: schedule-events</c>: the forced zeros are chosen again only at the
+/// schedule's events and held in between and after the last one (default <c>every-step</c>).</param>
 public sealed record LossAwareStage(string Source, long Line, LayerSelection Layers, FineTuning? FineTune, Quantization.WeightProjection Quantizer,
-    int Bits, bool PerChannel, double? Sparsity, ScheduleDefinition Schedule, IReadOnlyList<PruneOverride> Overrides) : RecipeStage(Source, Line, Layers, FineTune)
+    int Bits, bool PerChannel, double? Sparsity, ScheduleDefinition Schedule, IReadOnlyList<PruneOverride> Overrides, bool ZerosAtScheduleEvents = false)
+    : RecipeStage(Source, Line, Layers, FineTune)
 {
     /// <inheritdoc />
     public override CompressionMethod Method => CompressionMethod.LossAware;

@@ -19,7 +19,7 @@ public static class RecipeLoader
     private static readonly string[] CommonStageKeys = ["method", "layers", "fine-tune", "overrides"];
     private static readonly string[] PruneKeys = ["sparsity", "q", "schedule", "scope", "importance"];
     private static readonly string[] KMeansKeys = ["bits", "max-iterations", "centroid-update"];
-    private static readonly string[] LossAwareKeys = ["quantizer", "bits", "scales", "sparsity", "schedule"];
+    private static readonly string[] LossAwareKeys = ["quantizer", "bits", "scales", "sparsity", "schedule", "zeros"];
 
     /// <summary>Recipe names of the loss-aware stage's quantizers.</summary>
     public static readonly IReadOnlyList<(string Name, Quantization.WeightProjection Projection)> Quantizers =
@@ -433,7 +433,10 @@ public static class RecipeLoader
                 if (lastEvent > 0 && lastEvent >= epochs)
                     throw Error(s, $"the schedule sparsifies until epoch {lastEvent.ToString(CultureInfo.InvariantCulture)} but the stage fine-tunes {epochs} epochs");
             }
-            return new LossAwareStage(source, node.Start.Line, layers, fineTune, projection, bits, perChannel, sparsity, schedule, overrides);
+            bool zerosAtEvents = OptionalEnum(map, "zeros", false, ("every-step", false), ("schedule-events", true));
+            if (zerosAtEvents && sparsity is null && overrides.Count == 0)
+                throw Error(Get(map, "zeros")!, "'zeros' says when the forced zeros are chosen: give the stage a 'sparsity' too");
+            return new LossAwareStage(source, node.Start.Line, layers, fineTune, projection, bits, perChannel, sparsity, schedule, overrides, zerosAtEvents);
         }
 
         private int ReadBits(YamlNode node)

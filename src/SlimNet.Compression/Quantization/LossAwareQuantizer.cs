@@ -261,9 +261,12 @@ public sealed class LossAwareQuantizer : ITrainingHooks, IDisposable
         double target = Math.Max(layer.AppliedSparsity, def.Sparsity?.TargetAt(step) ?? 0.0);
         layer.AppliedSparsity = target;
         long forced = def.Sparsity is null ? 0 : Pruning.MaskSelection.PruneCount(target, layer.N);
-        // Held zeros: the set is chosen again only when the target changes (a schedule event), so that late in training,
-        // when the learning rate is too small for the weights to follow, drifting curvature cannot churn the support.
-        bool choose = !def.ZerosAtScheduleEvents || forced != layer.ForcedZeros || !layer.HasPruned;
+        // Fixed after the ramp: once the final target is reached the set is kept, so that late in training, when the
+        // learning rate is too small for the weights to follow, drifting curvature cannot churn the support. (Holding it
+        // between the ramp's events too was tried: the pruned shadow weights drift unanchored and swap places with kept
+        // ones at the next event, which cost far more accuracy.)
+        bool choose = !def.FixZerosAfterRamp || !layer.HasPruned || forced != layer.ForcedZeros
+            || target < def.Sparsity!.TargetAt(long.MaxValue / 2);
         layer.ForcedZeros = forced;
         layer.HasPruned = forced > 0;
         if (forced > 0 && choose) SmallestImportance(layer.WSpan, layer.DSpan, (int)forced, layer.Importance, layer.Pruned, layer.Counts);

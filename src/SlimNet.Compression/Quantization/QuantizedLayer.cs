@@ -11,11 +11,11 @@ namespace SlimNet.Compression.Quantization;
 /// <param name="PerChannel">One scale per output row (shape[0]) instead of one per tensor.</param>
 /// <param name="Sparsity">Simultaneous sparsification: the target fraction of weights forced to exactly 0 over optimizer
 /// steps (those with the smallest d·w²), or null for none.</param>
-/// <param name="ZerosAtScheduleEvents">With <paramref name="Sparsity"/>: choose the forced zeros again only when the
-/// schedule's target changes (at its events), and keep that set between events and after the last one, instead of
-/// choosing them again at every step (the default, the thesis' per-step projection).</param>
+/// <param name="FixZerosAfterRamp">With <paramref name="Sparsity"/>: once the schedule has reached its final target, keep
+/// the forced zeros chosen at that step for the rest of training instead of choosing them again at every step (the
+/// default, the thesis' per-step projection; during the ramp they are chosen at every step either way).</param>
 public sealed record QuantizedLayer(string ParameterName, WeightProjection Method, int Bits = 2, bool PerChannel = false, ISparsitySchedule? Sparsity = null,
-    bool ZerosAtScheduleEvents = false)
+    bool FixZerosAfterRamp = false)
 {
     /// <summary>Whether the method takes its curvature d from Adam's second moment (LAB, LAT*, LAQ*); the baselines do not.</summary>
     public bool IsLossAware => LossAwareQuantizer.NeedsCurvature(Method);

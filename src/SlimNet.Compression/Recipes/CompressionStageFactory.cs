@@ -58,7 +58,7 @@ public static class CompressionStageFactory
         ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerEpoch, 1);
         var resolved = stage.ResolveSparsity(parameters.Keys.ToList());
         return new Quantization.LossAwareQuantizer(parameters, resolved.Select(r => new Quantization.QuantizedLayer(r.Parameter, stage.Quantizer,
-            stage.Bits, stage.PerChannel, r.Sparsity is double s ? stage.Schedule.ToSparsitySchedule(s, stepsPerEpoch) : null, stage.ZerosAtScheduleEvents)));
+            stage.Bits, stage.PerChannel, r.Sparsity is double s ? stage.Schedule.ToSparsitySchedule(s, stepsPerEpoch) : null, stage.FixZerosAfterRamp)));
     }
 
     /// <summary>The in-training freezer of an importance-train stage (checkpoint key <c>stage{N}.freezer</c>).</summary>

@@ -258,10 +258,10 @@ public sealed record KMeansStage(string Source, long Line, LayerSelection Layers
 /// <param name="Sparsity">Target fraction of weights forced to exactly 0, or null.</param>
 /// <param name="Schedule">When the sparsity target is reached (one-shot, iterative or agp).</param>
 /// <param name="Overrides">Per-layer sparsity targets (the last matching one wins).</param>
-/// <param name="ZerosAtScheduleEvents">Recipe <c>zeros: schedule-events</c>: the forced zeros are chosen again only at the
-/// schedule's events and held in between and after the last one (default <c>every-step</c>).</param>
+/// <param name="FixZerosAfterRamp">Recipe <c>zeros: fixed-after-ramp</c>: once the schedule reaches its final target the
+/// forced zeros chosen then are kept for the rest of the stage (default <c>every-step</c>).</param>
 public sealed record LossAwareStage(string Source, long Line, LayerSelection Layers, FineTuning? FineTune, Quantization.WeightProjection Quantizer,
-    int Bits, bool PerChannel, double? Sparsity, ScheduleDefinition Schedule, IReadOnlyList<PruneOverride> Overrides, bool ZerosAtScheduleEvents = false)
+    int Bits, bool PerChannel, double? Sparsity, ScheduleDefinition Schedule, IReadOnlyList<PruneOverride> Overrides, bool FixZerosAfterRamp = false)
     : RecipeStage(Source, Line, Layers, FineTune)
 {
     /// <inheritdoc />

@@ -433,7 +433,7 @@ public static class RecipeLoader
                 if (lastEvent > 0 && lastEvent >= epochs)
                     throw Error(s, $"the schedule sparsifies until epoch {lastEvent.ToString(CultureInfo.InvariantCulture)} but the stage fine-tunes {epochs} epochs");
             }
-            bool zerosAtEvents = OptionalEnum(map, "zeros", false, ("every-step", false), ("schedule-events", true));
+            bool zerosAtEvents = OptionalEnum(map, "zeros", false, ("every-step", false), ("fixed-after-ramp", true));
             if (zerosAtEvents && sparsity is null && overrides.Count == 0)
                 throw Error(Get(map, "zeros")!, "'zeros' says when the forced zeros are chosen: give the stage a 'sparsity' too");
             return new LossAwareStage(source, node.Start.Line, layers, fineTune, projection, bits, perChannel, sparsity, schedule, overrides, zerosAtEvents);

@@ -9,14 +9,14 @@
 # Usage: bench/loss-aware.sh [--out DIR] [--only REGEX] [--mlp-epochs N] [--baseline MODEL=CKPT]...
 #   --out DIR            results folder (default out/loss-aware)
 #   --only REGEX         run only recipes whose file name matches (e.g. 'lenet-5-late|mlp-2048x3-bn-(lab|lata)')
-#   --mlp-epochs N       epochs of the mlp-2048x3-bn baseline (default 5)
+#   --mlp-epochs N       epochs of the mlp-2048x3-bn baseline (default 20, the model's default)
 #   --baseline M=FILE    use an existing checkpoint of model M (trained as above) instead of training one
 # Runs with SLIMNET_THREADS=1 (set it to change); one job at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=out/loss-aware
 only=.
-mlp_epochs=5
+mlp_epochs=20
 declare -A given=()
 while [[ $# -gt 0 ]]; do
   case "$1" in

@@ -100,6 +100,14 @@ public class LanguageModelCliTests : IDisposable
         Assert.Contains("reused", again.Stderr);
         Assert.Equal(table, File.ReadAllText(Path.Combine(dir, "bpc.md")));
         AssertOneLineError(CliRunner.Run(_dir.FullName, ["lstm-sweep", "--out", dir, "--quantizers", "fp,laq9"]), "unknown 'laq9'");
+        // The same folder with other options stops at the first stale result instead of mixing it into the table.
+        string[] otherEpochs = [.. args.Select(a => a == "1" ? "2" : a)];
+        AssertOneLineError(CliRunner.Run(_dir.FullName, otherEpochs), "fp-none.json: trained with other options (epochs 1 there, 2 now)");
+        // A missing recipe is found before any configuration trains.
+        var fresh = Path.Combine(_dir.FullName, "fresh");
+        string[] noRecipes = [.. args.Select((a, i) => a == dir ? fresh : i > 0 && args[i - 1] == "--recipes" ? _dir.FullName : a)];
+        AssertOneLineError(CliRunner.Run(_dir.FullName, noRecipes), "char-lstm-laq2.yaml: no such file");
+        Assert.False(File.Exists(Path.Combine(fresh, "fp-none.json")));
 
         // inspect groups every tensor of an Lstm node (normalization tensors included) under the node, shown by its W_ih.
         var inspect = CliRunner.Run(_dir.FullName, "inspect", Path.Combine(dir, "laq2-layer.slim"), "--json");

@@ -67,12 +67,32 @@ public static class LstmSweepCommand
             foreach (var q in qs)
                 foreach (var n in ns)
                     if (!order.Contains((q, n))) order.Add((q, n));
+            // What a result depends on besides its quantizer and normalization; a result present in --out is reused only
+            // when it was trained with the same options (an older result without them is reused as before).
+            var options = new JsonObject
+            {
+                ["data"] = parse.GetValue(data) is { } d ? Path.GetFullPath(d) : "moby-dick", ["hidden"] = parse.GetValue(hidden),
+                ["layers"] = parse.GetValue(layers), ["epochs"] = training.Epochs, ["batch_size"] = training.BatchSize,
+                ["bptt"] = parse.GetValue(bptt), ["lr"] = training.LearningRate, ["clip"] = parse.GetValue(clip),
+                ["limit"] = training.Limit, ["seed"] = training.Seed,
+            };
             if (!parse.GetValue(tableOnly))
             {
+                // Every recipe must exist before the first configuration trains (not after an hour of training).
+                foreach (var q in order.Select(o => o.Q).Distinct().Where(q => q != "fp"))
+                {
+                    string path = Path.Combine(parse.GetValue(recipes)!, $"char-lstm-{q}.yaml");
+                    if (!File.Exists(path)) throw new UserInputException($"--recipes: {path}: no such file (the recipe for '{q}')");
+                }
                 foreach (var (q, n) in order)
                 {
                     string resultPath = Path.Combine(dir, $"{q}-{n}.json");
-                    if (File.Exists(resultPath)) { output.Info($"{q}-{n}: result present, reused"); continue; }
+                    if (File.Exists(resultPath))
+                    {
+                        CheckSameOptions(resultPath, options);
+                        output.Info($"{q}-{n}: result present, reused");
+                        continue;
+                    }
                     string? recipe = q == "fp" ? null : Path.Combine(parse.GetValue(recipes)!, $"char-lstm-{q}.yaml");
                     var job = new LanguageModelJob(training, parse.GetValue(bptt), parse.GetValue(clip), parse.GetValue(hidden), parse.GetValue(layers),
                         CharLstmConfig.ParseNormalization(n), recipe);
@@ -85,7 +105,7 @@ public static class LstmSweepCommand
                         ["model"] = "char-lstm", ["data"] = outcome.Corpus.Name, ["hidden"] = job.Hidden, ["layers"] = job.Layers, ["normalization"] = n,
                         ["method"] = outcome.Method, ["epochs"] = r.Epochs.Count, ["validation_bpc"] = r.ValidationBpc, ["test_bpc"] = r.TestBpc,
                         ["slim_bytes"] = outcome.SlimBytes, ["seconds_per_epoch"] = r.Epochs.Count > 0 ? r.Epochs.Average(e => e.Seconds) : 0,
-                        ["seconds"] = (DateTime.UtcNow - started).TotalSeconds,
+                        ["seconds"] = (DateTime.UtcNow - started).TotalSeconds, ["options"] = options.DeepClone(),
                     };
                     Format.AtomicFile.WriteAllBytes(resultPath, Encoding.UTF8.GetBytes(result.ToJsonString()));
                     output.Info($"{q}-{n}: test {r.TestBpc:F4} bpc");
@@ -99,6 +119,19 @@ public static class LstmSweepCommand
             return ExitCodes.Ok;
         }));
         return cmd;
+    }
+
+    /// <summary>Stops with one line when a result in the output folder was trained with other options than this run's.</summary>
+    private static void CheckSameOptions(string resultPath, JsonObject options)
+    {
+        JsonNode? node;
+        try { node = JsonNode.Parse(File.ReadAllText(resultPath)); }
+        catch (JsonException e) { throw new UserInputException($"{resultPath}: not a sweep result: {e.Message}"); }
+        if (node?["options"] is not JsonObject stored) return;
+        var differ = options.Where(kv => !JsonNode.DeepEquals(kv.Value, stored[kv.Key]))
+            .Select(kv => $"{kv.Key} {stored[kv.Key]?.ToJsonString() ?? "none"} there, {kv.Value?.ToJsonString() ?? "none"} now").ToList();
+        if (differ.Count > 0)
+            throw new UserInputException($"{resultPath}: trained with other options ({string.Join("; ", differ)}); use another --out or delete it");
     }
 
     private static List<string> Split(string text, string[] known, string option)

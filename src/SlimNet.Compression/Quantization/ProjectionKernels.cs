@@ -69,15 +69,11 @@ internal static class ProjectionKernels
                         ref sbyte cr = ref MemoryMarshal.GetReference(codes);
                         var vm = Vector256.Create(max);
                         var vn = Vector256.Create((double)n);
-                        var magic = Vector256.Create(6755399441055744.0);
                         for (; i + Lanes <= w.Length; i += Lanes)
                         {
-                            var (l0, h0) = Vector256.Widen(Vector256.LoadUnsafe(ref wr, (nuint)i));
-                            var (l1, h1) = Vector256.Widen(Vector256.LoadUnsafe(ref wr, (nuint)i + 8));
-                            var s16 = Vector256.Narrow(
-                                Vector256.Narrow((Level(l0, vm, vn) + magic).AsInt64(), (Level(h0, vm, vn) + magic).AsInt64()),
-                                Vector256.Narrow((Level(l1, vm, vn) + magic).AsInt64(), (Level(h1, vm, vn) + magic).AsInt64()));
-                            Vector128.Narrow(s16.GetLower(), s16.GetUpper()).StoreUnsafe(ref cr, (nuint)i);
+                            var (l0, h0, l1, h1) = Load16(ref wr, i);
+                            ToBytes(LevelCodes(Level(l0, vm, vn), Level(h0, vm, vn), Level(l1, vm, vn), Level(h1, vm, vn)))
+                                .StoreUnsafe(ref cr, (nuint)i);
                         }
                     }
                     for (; i < w.Length; i++)
@@ -119,14 +115,67 @@ internal static class ProjectionKernels
 
     // ------------------------------------------------------------------ sums in the InterleavedSum order
 
-    /// <summary>Folds four 4-lane accumulators (partials 0–3, 4–7, 8–11, 12–15) into the partials of <paramref name="sum"/>.</summary>
-    private static void Store(ref InterleavedSum sum, Vector256<double> a0, Vector256<double> a1, Vector256<double> a2, Vector256<double> a3)
+    /// <summary>
+    /// Four 4-lane double accumulators over 16 consecutive elements: they hold partials 0–3, 4–7, 8–11 and 12–15 of an
+    /// <see cref="InterleavedSum"/>, so a vectorized pass adds every term to the partial the reference adds it to.
+    /// </summary>
+    private struct Partials16
     {
-        var p = sum.Partials;
-        a0.CopyTo(p);
-        a1.CopyTo(p[4..]);
-        a2.CopyTo(p[8..]);
-        a3.CopyTo(p[12..]);
+        public Vector256<double> P0, P1, P2, P3;
+
+        /// <summary>Adds the terms of elements 0–3, 4–7, 8–11 and 12–15 of a group of 16.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Add(Vector256<double> q0, Vector256<double> q1, Vector256<double> q2, Vector256<double> q3)
+        {
+            P0 += q0;
+            P1 += q1;
+            P2 += q2;
+            P3 += q3;
+        }
+
+        /// <summary>Writes the accumulators into the partials of <paramref name="sum"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void StoreTo(ref InterleavedSum sum)
+        {
+            var p = sum.Partials;
+            P0.CopyTo(p);
+            P1.CopyTo(p[4..]);
+            P2.CopyTo(p[8..]);
+            P3.CopyTo(p[12..]);
+        }
+    }
+
+    // The 16 floats v0 (elements 0–7) and v1 (8–15) widened to double: elements 0–3, 4–7, 8–11, 12–15.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<double>, Vector256<double>, Vector256<double>, Vector256<double>) Widen16(Vector256<float> v0, Vector256<float> v1)
+    {
+        var (l0, h0) = Vector256.Widen(v0);
+        var (l1, h1) = Vector256.Widen(v1);
+        return (l0, h0, l1, h1);
+    }
+
+    // The 16 floats at r[i..i+16) widened to double, as Widen16.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<double>, Vector256<double>, Vector256<double>, Vector256<double>) Load16(ref float r, int i) =>
+        Widen16(Vector256.LoadUnsafe(ref r, (nuint)i), Vector256.LoadUnsafe(ref r, (nuint)i + 8));
+
+    // |r[i..i+16)| widened to double, as Widen16.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<double>, Vector256<double>, Vector256<double>, Vector256<double>) LoadAbs16(ref float r, int i) =>
+        Widen16(Vector256.Abs(Vector256.LoadUnsafe(ref r, (nuint)i)), Vector256.Abs(Vector256.LoadUnsafe(ref r, (nuint)i + 8)));
+
+    // Adds d·|w| to num and d to den for the 16 elements whose mask lane is all ones (|w| in a0, a1; d in d0, d1; masks
+    // k0, k1, each for elements 0–7 and 8–15).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddKept(ref Partials16 num, ref Partials16 den, Vector256<float> a0, Vector256<float> a1,
+        Vector256<float> d0, Vector256<float> d1, Vector256<int> k0, Vector256<int> k1)
+    {
+        var (ml0, mh0) = Vector256.Widen(k0);
+        var (ml1, mh1) = Vector256.Widen(k1);
+        var (wl0, wh0, wl1, wh1) = Widen16(a0, a1);
+        var (dl0, dh0, dl1, dh1) = Widen16(d0, d1);
+        num.Add((dl0 * wl0) & ml0.AsDouble(), (dh0 * wh0) & mh0.AsDouble(), (dl1 * wl1) & ml1.AsDouble(), (dh1 * wh1) & mh1.AsDouble());
+        den.Add(dl0 & ml0.AsDouble(), dh0 & mh0.AsDouble(), dl1 & ml1.AsDouble(), dh1 & mh1.AsDouble());
     }
 
     /// <summary>Σ|w| (BWN's α, TWN's threshold).</summary>
@@ -137,20 +186,13 @@ internal static class ProjectionKernels
         if (Vector256.IsHardwareAccelerated && w.Length >= Lanes)
         {
             ref float wr = ref MemoryMarshal.GetReference(w);
-            var a0 = Vector256<double>.Zero;
-            var a1 = a0;
-            var a2 = a0;
-            var a3 = a0;
+            Partials16 a = default;
             for (; i + Lanes <= w.Length; i += Lanes)
             {
-                var (l0, h0) = Vector256.Widen(Vector256.Abs(Vector256.LoadUnsafe(ref wr, (nuint)i)));
-                var (l1, h1) = Vector256.Widen(Vector256.Abs(Vector256.LoadUnsafe(ref wr, (nuint)i + 8)));
-                a0 += l0;
-                a1 += h0;
-                a2 += l1;
-                a3 += h1;
+                var (l0, h0, l1, h1) = LoadAbs16(ref wr, i);
+                a.Add(l0, h0, l1, h1);
             }
-            Store(ref sum, a0, a1, a2, a3);
+            a.StoreTo(ref sum);
         }
         for (; i < w.Length; i++) sum.Add(i, Math.Abs((double)w[i]));
         return sum.Total;
@@ -168,31 +210,16 @@ internal static class ProjectionKernels
         {
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float dr = ref MemoryMarshal.GetReference(d);
-            var n0 = Vector256<double>.Zero;
-            var n1 = n0;
-            var n2 = n0;
-            var n3 = n0;
-            var e0 = n0;
-            var e1 = n0;
-            var e2 = n0;
-            var e3 = n0;
+            Partials16 n = default, e = default;
             for (; i + Lanes <= w.Length; i += Lanes)
             {
-                var (wl0, wh0) = Vector256.Widen(Vector256.Abs(Vector256.LoadUnsafe(ref wr, (nuint)i)));
-                var (wl1, wh1) = Vector256.Widen(Vector256.Abs(Vector256.LoadUnsafe(ref wr, (nuint)i + 8)));
-                var (dl0, dh0) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i));
-                var (dl1, dh1) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i + 8));
-                n0 += dl0 * wl0;
-                n1 += dh0 * wh0;
-                n2 += dl1 * wl1;
-                n3 += dh1 * wh1;
-                e0 += dl0;
-                e1 += dh0;
-                e2 += dl1;
-                e3 += dh1;
+                var (wl0, wh0, wl1, wh1) = LoadAbs16(ref wr, i);
+                var (dl0, dh0, dl1, dh1) = Load16(ref dr, i);
+                n.Add(dl0 * wl0, dh0 * wh0, dl1 * wl1, dh1 * wh1);
+                e.Add(dl0, dh0, dl1, dh1);
             }
-            Store(ref num, n0, n1, n2, n3);
-            Store(ref den, e0, e1, e2, e3);
+            n.StoreTo(ref num);
+            e.StoreTo(ref den);
         }
         for (; i < w.Length; i++)
         {
@@ -211,10 +238,7 @@ internal static class ProjectionKernels
         {
             ref float wr = ref MemoryMarshal.GetReference(w);
             var t = Vector256.Create(FloatAtOrBelow(threshold));
-            var a0 = Vector256<double>.Zero;
-            var a1 = a0;
-            var a2 = a0;
-            var a3 = a0;
+            Partials16 a = default;
             for (; i + Lanes <= w.Length; i += Lanes)
             {
                 var v0 = Vector256.Abs(Vector256.LoadUnsafe(ref wr, (nuint)i));
@@ -222,14 +246,10 @@ internal static class ProjectionKernels
                 var k0 = Vector256.GreaterThan(v0, t);
                 var k1 = Vector256.GreaterThan(v1, t);
                 kept += BitOperations.PopCount(k0.ExtractMostSignificantBits()) + BitOperations.PopCount(k1.ExtractMostSignificantBits());
-                var (l0, h0) = Vector256.Widen(v0 & k0);
-                var (l1, h1) = Vector256.Widen(v1 & k1);
-                a0 += l0;
-                a1 += h0;
-                a2 += l1;
-                a3 += h1;
+                var (l0, h0, l1, h1) = Widen16(v0 & k0, v1 & k1);
+                a.Add(l0, h0, l1, h1);
             }
-            Store(ref s, a0, a1, a2, a3);
+            a.StoreTo(ref s);
         }
         for (; i < w.Length; i++)
         {
@@ -274,14 +294,7 @@ internal static class ProjectionKernels
             ref float dr = ref MemoryMarshal.GetReference(d);
             var t = Vector256.Create(threshold);
             var tp = Vector256.Create(previous);
-            var n0 = Vector256<double>.Zero;
-            var n1 = n0;
-            var n2 = n0;
-            var n3 = n0;
-            var e0 = n0;
-            var e1 = n0;
-            var e2 = n0;
-            var e3 = n0;
+            Partials16 n = default, e = default;
             for (; i + Lanes <= w.Length; i += Lanes)
             {
                 var v0 = Vector256.LoadUnsafe(ref wr, (nuint)i);
@@ -295,23 +308,11 @@ internal static class ProjectionKernels
                 var c0 = (Vector256.GreaterThan(a0, tp) & g0) ^ k0;
                 var c1 = (Vector256.GreaterThan(a1, tp) & g1) ^ k1;
                 changes += BitOperations.PopCount(c0.ExtractMostSignificantBits()) + BitOperations.PopCount(c1.ExtractMostSignificantBits());
-                var (ml0, mh0) = Vector256.Widen(k0.AsInt32());
-                var (ml1, mh1) = Vector256.Widen(k1.AsInt32());
-                var (wl0, wh0) = Vector256.Widen(a0);
-                var (wl1, wh1) = Vector256.Widen(a1);
-                var (dl0, dh0) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i));
-                var (dl1, dh1) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i + 8));
-                n0 += (dl0 * wl0) & ml0.AsDouble();
-                n1 += (dh0 * wh0) & mh0.AsDouble();
-                n2 += (dl1 * wl1) & ml1.AsDouble();
-                n3 += (dh1 * wh1) & mh1.AsDouble();
-                e0 += dl0 & ml0.AsDouble();
-                e1 += dh0 & mh0.AsDouble();
-                e2 += dl1 & ml1.AsDouble();
-                e3 += dh1 & mh1.AsDouble();
+                AddKept(ref n, ref e, a0, a1, Vector256.LoadUnsafe(ref dr, (nuint)i), Vector256.LoadUnsafe(ref dr, (nuint)i + 8),
+                    k0.AsInt32(), k1.AsInt32());
             }
-            Store(ref ns, n0, n1, n2, n3);
-            Store(ref ds, e0, e1, e2, e3);
+            n.StoreTo(ref ns);
+            e.StoreTo(ref ds);
         }
         for (; i < w.Length; i++)
         {
@@ -594,14 +595,7 @@ internal static class ProjectionKernels
         ref float sr = ref MemoryMarshal.GetReference(seedValues);
         ref sbyte cr = ref MemoryMarshal.GetReference(codes);
         bool fromValues = !seedValues.IsEmpty;
-        var n0 = Vector256<double>.Zero;
-        var n1 = n0;
-        var n2 = n0;
-        var n3 = n0;
-        var e0 = n0;
-        var e1 = n0;
-        var e2 = n0;
-        var e3 = n0;
+        Partials16 n = default, e = default;
         int i = 0;
         for (; i + Lanes <= w.Length; i += Lanes)
         {
@@ -617,23 +611,11 @@ internal static class ProjectionKernels
                 k0 = Vector256.Create(Vector128.WidenLower(lo), Vector128.WidenUpper(lo));
                 k1 = Vector256.Create(Vector128.WidenLower(hi), Vector128.WidenUpper(hi));
             }
-            var (ml0, mh0) = Vector256.Widen(k0);
-            var (ml1, mh1) = Vector256.Widen(k1);
-            var (wl0, wh0) = Vector256.Widen(Vector256.Abs(Vector256.LoadUnsafe(ref wr, (nuint)i)));
-            var (wl1, wh1) = Vector256.Widen(Vector256.Abs(Vector256.LoadUnsafe(ref wr, (nuint)i + 8)));
-            var (dl0, dh0) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i));
-            var (dl1, dh1) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i + 8));
-            n0 += (dl0 * wl0) & ml0.AsDouble();
-            n1 += (dh0 * wh0) & mh0.AsDouble();
-            n2 += (dl1 * wl1) & ml1.AsDouble();
-            n3 += (dh1 * wh1) & mh1.AsDouble();
-            e0 += dl0 & ml0.AsDouble();
-            e1 += dh0 & mh0.AsDouble();
-            e2 += dl1 & ml1.AsDouble();
-            e3 += dh1 & mh1.AsDouble();
+            AddKept(ref n, ref e, Vector256.Abs(Vector256.LoadUnsafe(ref wr, (nuint)i)), Vector256.Abs(Vector256.LoadUnsafe(ref wr, (nuint)i + 8)),
+                Vector256.LoadUnsafe(ref dr, (nuint)i), Vector256.LoadUnsafe(ref dr, (nuint)i + 8), k0, k1);
         }
-        Store(ref ns, n0, n1, n2, n3);
-        Store(ref ds, e0, e1, e2, e3);
+        n.StoreTo(ref ns);
+        e.StoreTo(ref ds);
         return i;
     }
 
@@ -722,42 +704,24 @@ internal static class ProjectionKernels
         ref sbyte cr = ref MemoryMarshal.GetReference(codes);
         var va = Vector256.Create(alpha);
         var vn = Vector256.Create((double)n);
-        var n0 = Vector256<double>.Zero;
-        var n1 = n0;
-        var n2 = n0;
-        var n3 = n0;
-        var e0 = n0;
-        var e1 = n0;
-        var e2 = n0;
-        var e3 = n0;
+        Partials16 num = default, den = default;
         int i = 0;
         for (; i + Lanes <= w.Length; i += Lanes)
         {
-            var (wl0, wh0) = Vector256.Widen(Vector256.LoadUnsafe(ref wr, (nuint)i));
-            var (wl1, wh1) = Vector256.Widen(Vector256.LoadUnsafe(ref wr, (nuint)i + 8));
-            var (dl0, dh0) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i));
-            var (dl1, dh1) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i + 8));
+            var (wl0, wh0, wl1, wh1) = Load16(ref wr, i);
+            var (dl0, dh0, dl1, dh1) = Load16(ref dr, i);
             var q0 = Level(wl0, va, vn);
             var q1 = Level(wh0, va, vn);
             var q2 = Level(wl1, va, vn);
             var q3 = Level(wh1, va, vn);
-            AddLevelTerms(q0, wl0, dl0, vn, ref n0, ref e0);
-            AddLevelTerms(q1, wh0, dh0, vn, ref n1, ref e1);
-            AddLevelTerms(q2, wl1, dl1, vn, ref n2, ref e2);
-            AddLevelTerms(q3, wh1, dh1, vn, ref n3, ref e3);
-            // Integer-valued doubles in [−127, 127] to bytes: adding 1.5·2^52 puts the value in the low mantissa bits
-            // (two's complement in the low 32 bits), and Narrow truncates.
-            var magic = Vector256.Create(6755399441055744.0);
-            var i0 = Vector256.Narrow((q0 + magic).AsInt64(), (q1 + magic).AsInt64());
-            var i1 = Vector256.Narrow((q2 + magic).AsInt64(), (q3 + magic).AsInt64());
-            var s16 = Vector256.Narrow(i0, i1);
-            var code = Vector128.Narrow(s16.GetLower(), s16.GetUpper());
-            var old = Vector128.LoadUnsafe(ref cr, (nuint)i);
-            changes += Lanes - BitOperations.PopCount(Vector128.Equals(code, old).ExtractMostSignificantBits());
-            code.StoreUnsafe(ref cr, (nuint)i);
+            AddLevelTerms(q0, wl0, dl0, vn, ref num.P0, ref den.P0);
+            AddLevelTerms(q1, wh0, dh0, vn, ref num.P1, ref den.P1);
+            AddLevelTerms(q2, wl1, dl1, vn, ref num.P2, ref den.P2);
+            AddLevelTerms(q3, wh1, dh1, vn, ref num.P3, ref den.P3);
+            changes += StoreCodes(ToBytes(LevelCodes(q0, q1, q2, q3)), ref cr, i);
         }
-        Store(ref ns, n0, n1, n2, n3);
-        Store(ref ds, e0, e1, e2, e3);
+        num.StoreTo(ref ns);
+        den.StoreTo(ref ds);
         return i;
     }
 
@@ -777,20 +741,12 @@ internal static class ProjectionKernels
         var va = Vector256.Create(alpha);
         var vz = Vector256.Create(zeroBelow);
         var vn = Vector256.Create((long)n);
-        var n0 = Vector256<double>.Zero;
-        var n1 = n0;
-        var n2 = n0;
-        var n3 = n0;
-        var e0 = n0;
-        var e1 = n0;
-        var e2 = n0;
-        var e3 = n0;
+        Partials16 num = default, den = default;
         Span<long> scalar = stackalloc long[Lanes];
         int i = 0;
         for (; i + Lanes <= w.Length; i += Lanes)
         {
-            var (wl0, wh0) = Vector256.Widen(Vector256.LoadUnsafe(ref wr, (nuint)i));
-            var (wl1, wh1) = Vector256.Widen(Vector256.LoadUnsafe(ref wr, (nuint)i + 8));
+            var (wl0, wh0, wl1, wh1) = Load16(ref wr, i);
             var q0 = LogLevel(wl0, va, vz, vn, out var u0);
             var q1 = LogLevel(wh0, va, vz, vn, out var u1);
             var q2 = LogLevel(wl1, va, vz, vn, out var u2);
@@ -803,20 +759,11 @@ internal static class ProjectionKernels
                 q2 = Vector256.Create(scalar[8], scalar[9], scalar[10], scalar[11]);
                 q3 = Vector256.Create(scalar[12], scalar[13], scalar[14], scalar[15]);
             }
-            var (dl0, dh0) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i));
-            var (dl1, dh1) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i + 8));
-            AddLogTerms(q0, wl0, dl0, vn, ref n0, ref e0);
-            AddLogTerms(q1, wh0, dh0, vn, ref n1, ref e1);
-            AddLogTerms(q2, wl1, dl1, vn, ref n2, ref e2);
-            AddLogTerms(q3, wh1, dh1, vn, ref n3, ref e3);
-            var s16 = Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3));
-            var code = Vector128.Narrow(s16.GetLower(), s16.GetUpper());
-            var old = Vector128.LoadUnsafe(ref cr, (nuint)i);
-            changes += Lanes - BitOperations.PopCount(Vector128.Equals(code, old).ExtractMostSignificantBits());
-            code.StoreUnsafe(ref cr, (nuint)i);
+            AddLogTerms(ref num, ref den, q0, q1, q2, q3, (wl0, wh0, wl1, wh1), Load16(ref dr, i), vn);
+            changes += StoreCodes(ToBytes(Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3))), ref cr, i);
         }
-        Store(ref ns, n0, n1, n2, n3);
-        Store(ref ds, e0, e1, e2, e3);
+        num.StoreTo(ref ns);
+        den.StoreTo(ref ds);
         return i;
     }
 
@@ -845,14 +792,7 @@ internal static class ProjectionKernels
         ref float dr = ref MemoryMarshal.GetReference(d);
         ref sbyte cr = ref MemoryMarshal.GetReference(codes);
         var vn = Vector256.Create((long)n);
-        var n0 = Vector256<double>.Zero;
-        var n1 = n0;
-        var n2 = n0;
-        var n3 = n0;
-        var e0 = n0;
-        var e1 = n0;
-        var e2 = n0;
-        var e3 = n0;
+        Partials16 num = default, den = default;
         Span<int> scalar = stackalloc int[Lanes];
         int i = 0;
         for (; i + Lanes <= w.Length; i += Lanes)
@@ -889,22 +829,11 @@ internal static class ProjectionKernels
             }
             var (q0, q1) = Vector256.Widen(c0);
             var (q2, q3) = Vector256.Widen(c1);
-            var (wl0, wh0) = Vector256.Widen(v0);
-            var (wl1, wh1) = Vector256.Widen(v1);
-            var (dl0, dh0) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i));
-            var (dl1, dh1) = Vector256.Widen(Vector256.LoadUnsafe(ref dr, (nuint)i + 8));
-            AddLogTerms(q0, wl0, dl0, vn, ref n0, ref e0);
-            AddLogTerms(q1, wh0, dh0, vn, ref n1, ref e1);
-            AddLogTerms(q2, wl1, dl1, vn, ref n2, ref e2);
-            AddLogTerms(q3, wh1, dh1, vn, ref n3, ref e3);
-            var s16 = Vector256.Narrow(c0, c1);
-            var code = Vector128.Narrow(s16.GetLower(), s16.GetUpper());
-            var old = Vector128.LoadUnsafe(ref cr, (nuint)i);
-            changes += Lanes - BitOperations.PopCount(Vector128.Equals(code, old).ExtractMostSignificantBits());
-            code.StoreUnsafe(ref cr, (nuint)i);
+            AddLogTerms(ref num, ref den, q0, q1, q2, q3, Widen16(v0, v1), Load16(ref dr, i), vn);
+            changes += StoreCodes(ToBytes(Vector256.Narrow(c0, c1)), ref cr, i);
         }
-        Store(ref ns, n0, n1, n2, n3);
-        Store(ref ds, e0, e1, e2, e3);
+        num.StoreTo(ref ns);
+        den.StoreTo(ref ds);
         return i;
     }
 
@@ -965,6 +894,42 @@ internal static class ProjectionKernels
         var db = d * b;
         num += (db * Vector256.Abs(w)) & nonZero;
         den += (db * b) & nonZero;
+    }
+
+    // AddLogTerms for a group of 16: codes q0–q3, w and d widened (elements 0–3, 4–7, 8–11, 12–15).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddLogTerms(ref Partials16 num, ref Partials16 den, Vector256<long> q0, Vector256<long> q1, Vector256<long> q2,
+        Vector256<long> q3, (Vector256<double> L0, Vector256<double> H0, Vector256<double> L1, Vector256<double> H1) w,
+        (Vector256<double> L0, Vector256<double> H0, Vector256<double> L1, Vector256<double> H1) d, Vector256<long> n)
+    {
+        AddLogTerms(q0, w.L0, d.L0, n, ref num.P0, ref den.P0);
+        AddLogTerms(q1, w.H0, d.H0, n, ref num.P1, ref den.P1);
+        AddLogTerms(q2, w.L1, d.L1, n, ref num.P2, ref den.P2);
+        AddLogTerms(q3, w.H1, d.H1, n, ref num.P3, ref den.P3);
+    }
+
+    // Integer-valued doubles in [−127, 127] (levels of elements 0–3, 4–7, 8–11, 12–15) as 16 int16 lanes: adding 1.5·2^52
+    // puts the value in the low mantissa bits (two's complement in the low 32 bits), and Narrow truncates.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> LevelCodes(Vector256<double> q0, Vector256<double> q1, Vector256<double> q2, Vector256<double> q3)
+    {
+        var magic = Vector256.Create(6755399441055744.0);
+        return Vector256.Narrow(
+            Vector256.Narrow((q0 + magic).AsInt64(), (q1 + magic).AsInt64()),
+            Vector256.Narrow((q2 + magic).AsInt64(), (q3 + magic).AsInt64()));
+    }
+
+    // 16 int16 codes in [−128, 127] as bytes.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<sbyte> ToBytes(Vector256<short> codes) => Vector128.Narrow(codes.GetLower(), codes.GetUpper());
+
+    // Writes 16 codes at codes[i..i+16) and returns how many differ from the codes there before.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int StoreCodes(Vector128<sbyte> code, ref sbyte codes, int i)
+    {
+        var old = Vector128.LoadUnsafe(ref codes, (nuint)i);
+        code.StoreUnsafe(ref codes, (nuint)i);
+        return Lanes - BitOperations.PopCount(Vector128.Equals(code, old).ExtractMostSignificantBits());
     }
 
     // The signed level round-half-away(clamp(w/α, −1, 1)·n) as an integer-valued double.

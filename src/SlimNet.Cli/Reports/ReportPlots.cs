@@ -146,41 +146,26 @@ public static class ReportPlots
     /// </summary>
     public static byte[] AccuracyVersusRatio(IReadOnlyList<SweepPoint> points, SweepPoint? baseline, string title)
     {
-        var plot = Create(title, "compression ratio (dense fp32 bytes / file bytes, log scale)", "test accuracy (%)");
+        var plot = Create(title, RatioAxisLabel, "test accuracy (%)");
         var sorted = points.OrderBy(p => p.Ratio).ToArray();
         var all = baseline is null ? sorted : sorted.Prepend(baseline).ToArray();
-        static double X(SweepPoint p) => Math.Log10(Math.Max(p.Ratio, 1e-6));
-        double[] xs = sorted.Select(X).ToArray();
+        double[] xs = sorted.Select(LogRatio).ToArray();
         double[] ys = sorted.Select(p => 100 * p.Accuracy).ToArray();
         var line = plot.Add.Scatter(xs, ys);
         line.LegendText = "compressed models";
         line.LineWidth = 2;
         line.MarkerSize = 9;
-        if (baseline is not null)
-        {
-            var dense = plot.Add.Scatter(new[] { X(baseline) }, new[] { 100 * baseline.Accuracy });
-            dense.LegendText = "dense fp32 baseline";
-            dense.LineWidth = 0;
-            dense.MarkerSize = 11;
-            dense.MarkerShape = MarkerShape.FilledDiamond;
-            dense.Color = Colors.Black;
-        }
+        if (baseline is not null) AddBaseline(plot, baseline);
         foreach (var p in all)
         {
-            var text = plot.Add.Text($"{p.Label} ({p.Ratio:0.#}x, {100 * p.Accuracy:0.00}%)", X(p), 100 * p.Accuracy);
+            var text = plot.Add.Text($"{p.Label} ({p.Ratio:0.#}x, {100 * p.Accuracy:0.00}%)", LogRatio(p), 100 * p.Accuracy);
             text.LabelFontSize = 12;
             text.LabelAlignment = Alignment.LowerLeft;
             text.OffsetX = 6;
             text.OffsetY = -6;
         }
-        double lo = all.Select(X).DefaultIfEmpty(0).Min(), hi = all.Select(X).DefaultIfEmpty(1).Max();
-        double span = Math.Max(hi - lo, 0.5);
         // Room on the right for the label of the last point.
-        RatioTicks(plot.Axes.Bottom, lo - 0.1 * span, hi + 0.45 * span);
-        plot.Axes.SetLimitsX(lo - 0.1 * span, hi + 0.45 * span);
-        double ylo = all.Select(p => 100 * p.Accuracy).DefaultIfEmpty(0).Min(), yhi = all.Select(p => 100 * p.Accuracy).DefaultIfEmpty(100).Max();
-        double yspan = Math.Max(yhi - ylo, 1);
-        plot.Axes.SetLimitsY(ylo - 0.25 * yspan, yhi + 0.35 * yspan);
+        RatioAccuracyLimits(plot, all, right: 0.45, bottom: 0.25, top: 0.35);
         plot.ShowLegend(Alignment.LowerLeft);
         return Render(plot, Width, Height);
     }
@@ -191,8 +176,7 @@ public static class ReportPlots
     /// </summary>
     public static byte[] TradeOffCurves(IReadOnlyList<(string Mode, IReadOnlyList<SweepPoint> Points)> curves, SweepPoint? baseline, string title)
     {
-        var plot = Create(title, "compression ratio (dense fp32 bytes / file bytes, log scale)", "test accuracy (%)");
-        static double X(SweepPoint p) => Math.Log10(Math.Max(p.Ratio, 1e-6));
+        var plot = Create(title, RatioAxisLabel, "test accuracy (%)");
         var all = curves.SelectMany(c => c.Points).ToList();
         if (baseline is not null) all.Add(baseline);
         MarkerShape[] shapes = [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond, MarkerShape.OpenCircle];
@@ -200,30 +184,48 @@ public static class ReportPlots
         foreach (var (mode, points) in curves)
         {
             var sorted = points.OrderBy(p => p.Ratio).ToArray();
-            var line = plot.Add.Scatter(sorted.Select(X).ToArray(), sorted.Select(p => 100 * p.Accuracy).ToArray());
+            var line = plot.Add.Scatter(sorted.Select(LogRatio).ToArray(), sorted.Select(p => 100 * p.Accuracy).ToArray());
             line.LegendText = mode;
             line.LineWidth = 2;
             line.MarkerSize = 8;
             line.MarkerShape = shapes[k++ % shapes.Length];
         }
-        if (baseline is not null)
-        {
-            var dense = plot.Add.Scatter(new[] { X(baseline) }, new[] { 100 * baseline.Accuracy });
-            dense.LegendText = "dense fp32 baseline";
-            dense.LineWidth = 0;
-            dense.MarkerSize = 11;
-            dense.MarkerShape = MarkerShape.FilledDiamond;
-            dense.Color = Colors.Black;
-        }
-        double lo = all.Select(X).DefaultIfEmpty(0).Min(), hi = all.Select(X).DefaultIfEmpty(1).Max();
-        double span = Math.Max(hi - lo, 0.5);
-        RatioTicks(plot.Axes.Bottom, lo - 0.1 * span, hi + 0.1 * span);
-        plot.Axes.SetLimitsX(lo - 0.1 * span, hi + 0.1 * span);
-        double ylo = all.Select(p => 100 * p.Accuracy).DefaultIfEmpty(0).Min(), yhi = all.Select(p => 100 * p.Accuracy).DefaultIfEmpty(100).Max();
-        double yspan = Math.Max(yhi - ylo, 1);
-        plot.Axes.SetLimitsY(ylo - 0.15 * yspan, yhi + 0.15 * yspan);
+        if (baseline is not null) AddBaseline(plot, baseline);
+        RatioAccuracyLimits(plot, all, right: 0.1, bottom: 0.15, top: 0.15);
         plot.ShowLegend(Alignment.LowerLeft);
         return Render(plot, Width, Height);
+    }
+
+    private const string RatioAxisLabel = "compression ratio (dense fp32 bytes / file bytes, log scale)";
+
+    /// <summary>The x position of a point on the ratio axis: log10 of its ratio (floored at 1e-6).</summary>
+    private static double LogRatio(SweepPoint p) => Math.Log10(Math.Max(p.Ratio, 1e-6));
+
+    /// <summary>The dense baseline as a black diamond marker with its legend entry.</summary>
+    private static void AddBaseline(Plot plot, SweepPoint baseline)
+    {
+        var dense = plot.Add.Scatter(new[] { LogRatio(baseline) }, new[] { 100 * baseline.Accuracy });
+        dense.LegendText = "dense fp32 baseline";
+        dense.LineWidth = 0;
+        dense.MarkerSize = 11;
+        dense.MarkerShape = MarkerShape.FilledDiamond;
+        dense.Color = Colors.Black;
+    }
+
+    /// <summary>
+    /// Ratio ticks and the limits of an accuracy-versus-ratio plot around <paramref name="all"/> points: 0.1 of the log-ratio
+    /// span (at least 0.5) on the left and <paramref name="right"/> on the right; <paramref name="bottom"/> and
+    /// <paramref name="top"/> of the accuracy span (at least 1 point) below and above.
+    /// </summary>
+    private static void RatioAccuracyLimits(Plot plot, IEnumerable<SweepPoint> all, double right, double bottom, double top)
+    {
+        double lo = all.Select(LogRatio).DefaultIfEmpty(0).Min(), hi = all.Select(LogRatio).DefaultIfEmpty(1).Max();
+        double span = Math.Max(hi - lo, 0.5);
+        RatioTicks(plot.Axes.Bottom, lo - 0.1 * span, hi + right * span);
+        plot.Axes.SetLimitsX(lo - 0.1 * span, hi + right * span);
+        double ylo = all.Select(p => 100 * p.Accuracy).DefaultIfEmpty(0).Min(), yhi = all.Select(p => 100 * p.Accuracy).DefaultIfEmpty(100).Max();
+        double yspan = Math.Max(yhi - ylo, 1);
+        plot.Axes.SetLimitsY(ylo - bottom * yspan, yhi + top * yspan);
     }
 
     /// <summary>

@@ -179,7 +179,7 @@ internal static class ProjectionKernels
     }
 
     /// <summary>Σ|w| (BWN's α, TWN's threshold).</summary>
-    private static double SumAbs(ReadOnlySpan<float> w)
+    internal static double SumAbs(ReadOnlySpan<float> w)
     {
         var sum = new InterleavedSum();
         int i = 0;
@@ -202,7 +202,7 @@ internal static class ProjectionKernels
         w.IsEmpty ? 0 : LossAwareProjection.TwnThresholdFactor * SumAbs(w) / w.Length;
 
     /// <summary>Σ d|w| and Σ d over all weights (LAB).</summary>
-    private static (double Num, double Den) WeightedSums(ReadOnlySpan<float> w, ReadOnlySpan<float> d)
+    internal static (double Num, double Den) WeightedSums(ReadOnlySpan<float> w, ReadOnlySpan<float> d)
     {
         InterleavedSum num = default, den = default;
         int i = 0;
@@ -230,7 +230,7 @@ internal static class ProjectionKernels
     }
 
     /// <summary>TWN's kept weights: Σ|w| over |w| &gt; threshold, and their count.</summary>
-    private static int KeptAbsSum(ReadOnlySpan<float> w, double threshold, out double sum)
+    internal static int KeptAbsSum(ReadOnlySpan<float> w, double threshold, out double sum)
     {
         var s = new InterleavedSum();
         int kept = 0, i = 0;
@@ -283,7 +283,7 @@ internal static class ProjectionKernels
     /// group's codes differ between thresholds <paramref name="previous"/> and <paramref name="threshold"/>. Thresholds
     /// are floats that decide exactly like the reference's double comparison (<see cref="FloatAtOrBelow"/>).
     /// </summary>
-    private static int TernaryPass(ReadOnlySpan<float> w, ReadOnlySpan<float> d, float threshold, float previous, int group,
+    internal static int TernaryPass(ReadOnlySpan<float> w, ReadOnlySpan<float> d, float threshold, float previous, int group,
         out double num, out double den)
     {
         InterleavedSum ns = default, ds = default;
@@ -587,7 +587,7 @@ internal static class ProjectionKernels
     /// is <paramref name="seedValues"/> when not empty, else the codes (non-zero code = non-zero seed). Returns the first
     /// index not done.
     /// </summary>
-    private static int SeedSums(ReadOnlySpan<float> w, ReadOnlySpan<float> d, ReadOnlySpan<float> seedValues, ReadOnlySpan<sbyte> codes,
+    internal static int SeedSums(ReadOnlySpan<float> w, ReadOnlySpan<float> d, ReadOnlySpan<float> seedValues, ReadOnlySpan<sbyte> codes,
         ref InterleavedSum ns, ref InterleavedSum ds)
     {
         ref float wr = ref MemoryMarshal.GetReference(w);
@@ -663,7 +663,7 @@ internal static class ProjectionKernels
 
     /// <summary>The nearest level of every w for α (as <c>LossAwareProjection.ProjectLevels</c>), the number of changed codes,
     /// and the exact scale update's sums Σ d b |w|, Σ d b² over the new non-zero codes.</summary>
-    private static int LevelPass(ReadOnlySpan<float> w, ReadOnlySpan<float> d, double alpha, int n, bool logarithmic, ReadOnlySpan<double> magnitude,
+    internal static int LevelPass(ReadOnlySpan<float> w, ReadOnlySpan<float> d, double alpha, int n, bool logarithmic, ReadOnlySpan<double> magnitude,
         Span<sbyte> codes, out double num, out double den)
     {
         InterleavedSum ns = default, ds = default;

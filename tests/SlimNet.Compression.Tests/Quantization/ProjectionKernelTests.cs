@@ -102,6 +102,85 @@ public class ProjectionKernelTests
             }
     }
 
+    /// <summary>The Σ of <paramref name="term"/> over 0..n−1 in the reference's <see cref="InterleavedSum"/> order.</summary>
+    private static double Interleaved(int n, Func<int, double> term)
+    {
+        var sum = new InterleavedSum();
+        for (int i = 0; i < n; i++) sum.Add(i, term(i));
+        return sum.Total;
+    }
+
+    private static void AssertBits(double expected, double actual, string what) =>
+        Assert.True(BitConverter.DoubleToInt64Bits(expected) == BitConverter.DoubleToInt64Bits(actual), $"{what}: {expected:R} vs {actual:R}");
+
+    /// <summary>
+    /// The kernels' sums themselves, not only the float scales derived from them: each vectorized sum equals the scalar
+    /// <see cref="InterleavedSum"/> of the reference's terms bit for bit, so a change of accumulation order is caught.
+    /// </summary>
+    [Fact]
+    public void KernelSumsEqualTheInterleavedScalarSumsBitForBit()
+    {
+        foreach (int n in Lengths)
+            for (int kind = 0; kind < 5; kind++)
+            {
+                var (w, d) = Problem(kind, 11, n);
+                var rng = new Random(n * 7 + kind);
+                string at = $"n={n} kind={kind}";
+                double Abs(int i) => Math.Abs((double)w[i]);
+
+                AssertBits(Interleaved(n, Abs), ProjectionKernels.SumAbs(w), $"Σ|w| {at}");
+                var (num, den) = ProjectionKernels.WeightedSums(w, d);
+                AssertBits(Interleaved(n, i => d[i] * Abs(i)), num, $"Σ d|w| {at}");
+                AssertBits(Interleaved(n, i => d[i]), den, $"Σ d {at}");
+
+                double h = n == 0 ? 0.5 : Abs(rng.Next(n)) * 0.9;
+                int kept = ProjectionKernels.KeptAbsSum(w, h, out double keptSum);
+                Assert.Equal(Enumerable.Range(0, n).Count(i => Abs(i) > h), kept);
+                AssertBits(Interleaved(n, i => Abs(i) > h ? Abs(i) : 0), keptSum, $"kept Σ|w| {at}");
+
+                foreach (int group in new[] { 0, 1, -1 })
+                {
+                    float t = (float)h, previous = (float)(h * 1.3);
+                    bool In(int i) => group == 0 || (group > 0 ? w[i] > 0 : w[i] < 0);
+                    int changes = ProjectionKernels.TernaryPass(w, d, t, previous, group, out num, out den);
+                    Assert.Equal(Enumerable.Range(0, n).Count(i => In(i) && (Math.Abs(w[i]) > t) != (Math.Abs(w[i]) > previous)), changes);
+                    AssertBits(Interleaved(n, i => In(i) && Math.Abs(w[i]) > t ? d[i] * (double)Math.Abs(w[i]) : 0), num, $"pass Σ d|w| {at} g{group}");
+                    AssertBits(Interleaved(n, i => In(i) && Math.Abs(w[i]) > t ? d[i] : 0), den, $"pass Σ d {at} g{group}");
+                }
+
+                var seedValues = w.Select(x => rng.Next(3) == 0 ? 0f : x).ToArray();
+                var seedCodes = Enumerable.Range(0, n).Select(_ => (sbyte)rng.Next(-1, 2)).ToArray();
+                foreach (bool fromValues in new[] { true, false })
+                {
+                    InterleavedSum ns = default, ds = default;
+                    int done = n < 16 ? 0 : ProjectionKernels.SeedSums(w, d, fromValues ? seedValues : default, seedCodes, ref ns, ref ds);
+                    Assert.Equal(n - n % 16, done);
+                    bool Seeded(int i) => i < done && (fromValues ? seedValues[i] != 0 : seedCodes[i] != 0);
+                    AssertBits(Interleaved(n, i => Seeded(i) ? d[i] * Abs(i) : 0), ns.Total, $"seed Σ d|w| {at} values={fromValues}");
+                    AssertBits(Interleaved(n, i => Seeded(i) ? d[i] : 0), ds.Total, $"seed Σ d {at} values={fromValues}");
+                }
+
+                // LAQ level passes: linear n = 1, 3, 7 and logarithmic n = 3 (threshold kernel) and 15 (exponent kernel).
+                foreach (var (levels, log) in new[] { (1, false), (3, false), (7, false), (3, true), (15, true) })
+                {
+                    var magnitude = new double[levels + 1];
+                    for (int m = 1; m <= levels; m++) magnitude[m] = P.LevelMagnitude((sbyte)m, levels, log);
+                    double alpha = n == 0 ? 1 : Abs(rng.Next(n)) * (0.5 + rng.NextDouble());
+                    double zeroBelow = Math.Pow(2, -levels);
+                    var old = Enumerable.Range(0, n).Select(_ => (sbyte)rng.Next(-levels, levels + 1)).ToArray();
+                    var expectedCodes = Enumerable.Range(0, n).Select(i => alpha > 0 ? P.NearestLevel(w[i], alpha, levels, log, zeroBelow) : (sbyte)0).ToArray();
+                    var codes = (sbyte[])old.Clone();
+                    int changes = ProjectionKernels.LevelPass(w, d, alpha, levels, log, magnitude, codes, out num, out den);
+                    string pass = $"{(log ? "log" : "linear")} levels={levels} {at}";
+                    Assert.Equal(expectedCodes, codes);
+                    Assert.Equal(Enumerable.Range(0, n).Count(i => expectedCodes[i] != old[i]), changes);
+                    double B(int i) => magnitude[Math.Abs((int)expectedCodes[i])];
+                    AssertBits(Interleaved(n, i => expectedCodes[i] != 0 ? d[i] * B(i) * Abs(i) : 0), num, $"Σ d b|w| {pass}");
+                    AssertBits(Interleaved(n, i => expectedCodes[i] != 0 ? d[i] * B(i) * B(i) : 0), den, $"Σ d b² {pass}");
+                }
+            }
+    }
+
     [Theory]
     [InlineData(0.0)]
     [InlineData(1e-300)]

@@ -295,6 +295,43 @@ public class RecipeTests
         Assert.Contains("gi.yaml" + expected, e.Message);
     }
 
+    private const string DistillRecipe = """
+        name: kd
+        stages:
+          - method: loss-aware
+            quantizer: lata
+            layers: { include: ["fc*.weight"] }
+            fine-tune:
+              epochs: 2
+              optimizer: adam
+              lr: 0.001
+              distill: { temperature: 3, weight: 0.7 }
+        """;
+
+    [Fact]
+    public void DistillationIsReadWithItsDefaults()
+    {
+        var ft = RecipeLoader.Parse(DistillRecipe, "kd.yaml").Stages[0].FineTune!;
+        Assert.Equal(new Distillation(3, 0.7), ft.Distill);
+        var defaults = RecipeLoader.Parse(DistillRecipe.Replace("{ temperature: 3, weight: 0.7 }", "{}"), "kd.yaml").Stages[0].FineTune!;
+        Assert.Equal(new Distillation(4, 0.5), defaults.Distill);
+        Assert.Null(RecipeLoader.Parse(DistillRecipe.Replace("\n      distill: { temperature: 3, weight: 0.7 }", ""), "kd.yaml").Stages[0].FineTune!.Distill);
+    }
+
+    [Theory]
+    [InlineData("temperature: 3", "temperature: 0", ":10: temperature must be > 0")]
+    [InlineData("weight: 0.7", "weight: 1.5", ":10: weight must be in (0, 1]")]
+    [InlineData("weight: 0.7", "weight: 0", ":10: weight must be in (0, 1]")]
+    [InlineData("weight: 0.7", "teacher: big.ckpt", "teacher")]
+    public void BrokenDistillationIsOneErrorNamingTheLine(string from, string to, string expected)
+    {
+        string yaml = DistillRecipe.Replace(from, to);
+        Assert.NotEqual(DistillRecipe, yaml);
+        var e = Assert.Throws<RecipeException>(() => RecipeLoader.Parse(yaml, "kd.yaml"));
+        Assert.Contains(expected, e.Message);
+        if (expected.StartsWith(':')) Assert.Contains("kd.yaml" + expected, e.Message);
+    }
+
     // Parameter names of the CIFAR zoo models (from the zoo's layer lists: AlexNet conv1-5 and fc1-3 with biases; VGG-16 13
     // bias-free convs, each followed by a BatchNorm with weight and bias, then fc).
     private static readonly string[] AlexNet = Enumerable.Range(1, 5).Select(i => $"conv{i}").Concat(["fc1", "fc2", "fc3"])

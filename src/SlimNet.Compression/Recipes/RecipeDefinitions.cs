@@ -39,12 +39,20 @@ public enum OptimizerKind
 /// <param name="WeightDecay">L2 weight decay (≥ 0).</param>
 /// <param name="Line">1-based recipe line of the block.</param>
 /// <param name="Schedule">Learning-rate schedule over the stage's epochs: <c>constant</c> or <c>cosine</c>.</param>
+/// <param name="Distill">Knowledge distillation from the model as it entered the pipeline (null: none).</param>
 public sealed record FineTuning(int Epochs, OptimizerKind Optimizer, double LearningRate, int BatchSize, double Momentum, double WeightDecay, long Line,
-    string Schedule = "constant")
+    string Schedule = "constant", Distillation? Distill = null)
 {
     /// <summary>Optimizer steps per epoch for <paramref name="trainingExamples"/> examples (last partial batch counted).</summary>
     public long StepsPerEpoch(long trainingExamples) => Math.Max(1, (trainingExamples + BatchSize - 1) / BatchSize);
 }
+
+/// <summary>
+/// Knowledge distillation during a stage's fine-tuning: the teacher is the model as it entered the pipeline (before any
+/// stage changed it); the loss is (1 − <paramref name="Weight"/>)·CE(student, labels) +
+/// <paramref name="Weight"/>·T²·KL(softmax(teacher/T) ‖ softmax(student/T)), T = <paramref name="Temperature"/>.
+/// </summary>
+public sealed record Distillation(double Temperature, double Weight);
 
 /// <summary>Which parameters a stage acts on: those selected by an include pattern and by no exclude pattern;
 /// parameters named <c>*.bias</c> only when <paramref name="Biases"/> is true.</summary>

@@ -35,7 +35,8 @@ public static class RecipeLoader
     private static readonly string[] ImportancePostKeys = ["bits", "clustering", "fractions", "max-iterations", "normalize"];
     private static readonly string[] LqNetsKeys = ["weight-bits", "activation-bits", "quantize-first-last"];
     private static readonly string[] LayerKeys = ["include", "exclude", "biases"];
-    private static readonly string[] FineTuneKeys = ["epochs", "optimizer", "lr", "batch-size", "momentum", "weight-decay", "lr-schedule"];
+    private static readonly string[] FineTuneKeys = ["epochs", "optimizer", "lr", "batch-size", "momentum", "weight-decay", "lr-schedule", "distill"];
+    private static readonly string[] DistillKeys = ["temperature", "weight"];
 
     /// <summary>Loads and validates the recipe at <paramref name="path"/>; messages name the path as given.</summary>
     public static Recipe Load(string path)
@@ -493,7 +494,16 @@ public static class RecipeLoader
             double momentum = OptionalDouble(map, "momentum", 0, v => v is >= 0 and < 1, "must be in [0, 1)");
             double decay = OptionalDouble(map, "weight-decay", 0, v => v >= 0, "must be >= 0");
             string schedule = OptionalEnum(map, "lr-schedule", "constant", ("constant", "constant"), ("cosine", "cosine"));
-            return new FineTuning((int)epochs, optimizer, lr, batch, momentum, decay, node.Start.Line, schedule);
+            Distillation? distill = null;
+            if (Get(map, "distill") is { } dNode)
+            {
+                var dMap = Mapping(dNode, "distill");
+                CheckKeys(dMap, DistillKeys, "distill");
+                double t = OptionalDouble(dMap, "temperature", 4, v => v > 0 && !double.IsInfinity(v), "must be > 0");
+                double w = OptionalDouble(dMap, "weight", 0.5, v => v is > 0 and <= 1, "must be in (0, 1]");
+                distill = new Distillation(t, w);
+            }
+            return new FineTuning((int)epochs, optimizer, lr, batch, momentum, decay, node.Start.Line, schedule, distill);
         }
 
         // ---- typed access with line-accurate errors ----

@@ -7,6 +7,7 @@ using SlimNet.Compression.Quantization;
 using SlimNet.Compression.Recipes;
 using SlimNet.Compression.Sharing;
 using SlimNet.Format.Graph;
+using SlimNet.Training.Checkpoints;
 using SlimNet.Training.Data;
 using SlimNet.Training.Models;
 using SlimNet.Training.Trainer;
@@ -74,6 +75,8 @@ public sealed class CompressionPipeline : IDisposable
             if (_importanceSeed is not null) _tracker.AddFrom(_importanceSeed);
             _sessions.Insert(0, _tracker);
         }
+        // Distillation's teacher: the model as it entered the pipeline, a separate module no stage touches.
+        using var teacher = _recipe.Stages.Any(s => s.FineTune?.Distill is not null) ? CopyOf(module) : null;
         for (int i = 0; i < _recipe.Stages.Count; i++)
         {
             var stage = _recipe.Stages[i];
@@ -89,6 +92,8 @@ public sealed class CompressionPipeline : IDisposable
                 Schedule = ft?.Schedule ?? "constant",
                 Seed = _seed + 1000 * (i + 1),
                 Augment = _model.Dataset != DatasetKind.Mnist,
+                DistillTemperature = ft?.Distill?.Temperature ?? 4,
+                DistillWeight = ft?.Distill?.Weight ?? 0.5,
             };
             long stepsPerEpoch = Math.Max(1, (_data.Train.Count + options.BatchSize - 1) / options.BatchSize);
             var importance = _tracker is null ? null : new ImportanceRun(_tracker, _sessions.Where(x => x != _tracker).ToList(), i + 1);
@@ -101,11 +106,20 @@ public sealed class CompressionPipeline : IDisposable
                 foreach (var (node, quantizer) in lq.InputQuantizers) module.SetInputQuantizer(node, quantizer.Forward);
             string method = stage.Method switch { CompressionMethod.LossAware => "loss-aware", CompressionMethod.LqNets => "lq-nets", _ => stage.Method.ToString().ToLowerInvariant() };
             StageStarted?.Invoke(i, method, options.Epochs);
-            var result = new ModelTrainer(_model, options, _data, _sessions, _progress, Parallel).Run(module: module);
+            var result = new ModelTrainer(_model, options, _data, _sessions, _progress, Parallel) { Teacher = ft?.Distill is null ? null : teacher }
+                .Run(module: module);
             double accuracy = result.Epochs.Count > 0 ? result.TestAccuracy : Evaluator.Evaluate(module, _data.Test, _data.Normalization).Accuracy;
             reports.Add(new StageReport(i + 1, method, options.Epochs, accuracy, CurrentSparsity(parameters)));
         }
         return reports;
+    }
+
+    private GraphModule CopyOf(GraphModule module)
+    {
+        var copy = new GraphModule(_model.Graph);
+        ModelTensors.Restore(copy, ModelTensors.Capture(module), "teacher");
+        copy.eval();
+        return copy;
     }
 
     /// <summary>The final pruning masks by parameter (the union over pruning sessions; later sessions win).</summary>

@@ -51,6 +51,29 @@ public sealed class ModelTrainer
         _progress = parallel is { IsRoot: false } ? SilentProgress.Instance : progress ?? SilentProgress.Instance;
     }
 
+    /// <summary>A trained model whose outputs the student also learns (knowledge distillation with
+    /// <see cref="TrainerOptions.DistillTemperature"/> and <see cref="TrainerOptions.DistillWeight"/>); run in eval mode,
+    /// never changed. Null: plain cross-entropy.</summary>
+    public GraphModule? Teacher { get; init; }
+
+    /// <summary>
+    /// The distillation loss, averaged over the batch: (1 − a)·CE(student, y) + a·T²·Σ_c p_c (log p_c − log q_c), where
+    /// p = softmax(teacher/T) and q = softmax(student/T) (Hinton et al.; T² keeps the gradient scale of the soft term
+    /// independent of T).
+    /// </summary>
+    public static Tensor DistillationLoss(Tensor student, Tensor teacher, Tensor labels, double temperature, double weight)
+    {
+        using var t = torch.tensor(temperature, dtype: student.dtype);
+        var logQ = nn.functional.log_softmax(student / t, 1);
+        var logP = nn.functional.log_softmax(teacher / t, 1);
+        var kl = (logP.exp() * (logP - logQ)).sum(1).mean();
+        var ce = nn.functional.cross_entropy(student, labels);
+        using var a = torch.tensor(weight, dtype: student.dtype);
+        using var b = torch.tensor(1 - weight, dtype: student.dtype);
+        using var tt = torch.tensor(temperature * temperature, dtype: student.dtype);
+        return ce * b + kl * a * tt;
+    }
+
     /// <summary>Sets TorchSharp's thread count once per process (all cores unless SLIMNET_THREADS says otherwise).</summary>
     public static void ConfigureThreads()
     {
@@ -119,6 +142,7 @@ public sealed class ModelTrainer
             context.Epoch = epoch;
             optimizer.LearningRate = _options.LearningRateAt(epoch);
             module.train();
+            Teacher?.eval();
             _progress.EpochStarted(epoch, _options.Epochs, loader.BatchesPerEpoch);
             var clock = Stopwatch.StartNew();
             double lossSum = 0;
@@ -141,7 +165,14 @@ public sealed class ModelTrainer
                     }
                     foreach (var h in _hooks) h.BeforeForward(context);
                     var logits = module.forward(x);
-                    var loss = nn.functional.cross_entropy(logits, y);
+                    Tensor loss;
+                    if (Teacher is null) loss = nn.functional.cross_entropy(logits, y);
+                    else
+                    {
+                        Tensor soft;
+                        using (torch.no_grad()) soft = Teacher.forward(x);
+                        loss = DistillationLoss(logits, soft, y, _options.DistillTemperature, _options.DistillWeight);
+                    }
                     double lossValue = loss.item<float>();
                     if (!double.IsFinite(lossValue))
                         throw new TrainingDivergedException($"training diverged: loss is {lossValue} at epoch {epoch + 1}, step {context.Step + 1} (try a smaller learning rate)");

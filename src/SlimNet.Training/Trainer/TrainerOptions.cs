@@ -36,6 +36,11 @@ public sealed record TrainerOptions
     public int? Limit { get; init; }
     /// <summary>Random crop and flip (CIFAR models).</summary>
     public bool Augment { get; init; }
+    /// <summary>Distillation temperature T (used only when the trainer is given a teacher).</summary>
+    public double DistillTemperature { get; init; } = 4;
+    /// <summary>Weight a of the distillation term (used only when the trainer is given a teacher):
+    /// loss = (1 − a)·CE + a·T²·KL(teacher ‖ student) at temperature T.</summary>
+    public double DistillWeight { get; init; } = 0.5;
 
     /// <summary>Checks every value; returns the first problem as a sentence, or null when valid.</summary>
     public string? Validate()
@@ -49,6 +54,8 @@ public sealed record TrainerOptions
         if (Schedule is not ("constant" or "step" or "multistep" or "cosine")) return $"schedule must be constant, step, multistep or cosine, got '{Schedule}'";
         if (StepSize < 1) return $"step size must be at least 1, got {StepSize}";
         if (Limit is < 1) return $"limit must be at least 1, got {Limit}";
+        if (!(DistillTemperature > 0) || double.IsInfinity(DistillTemperature)) return $"distillation temperature must be > 0, got {DistillTemperature}";
+        if (DistillWeight is not (>= 0 and <= 1)) return $"distillation weight must be in [0, 1], got {DistillWeight}";
         return null;
     }
 

@@ -92,9 +92,8 @@ public sealed class CompressionPipeline : IDisposable
                 Schedule = ft?.Schedule ?? "constant",
                 Seed = _seed + 1000 * (i + 1),
                 Augment = _model.Dataset != DatasetKind.Mnist,
-                DistillTemperature = ft?.Distill?.Temperature ?? 4,
-                DistillWeight = ft?.Distill?.Weight ?? 0.5,
             };
+            if (ft?.Distill is { } kd) options = options with { DistillTemperature = kd.Temperature, DistillWeight = kd.Weight };
             long stepsPerEpoch = Math.Max(1, (_data.Train.Count + options.BatchSize - 1) / options.BatchSize);
             var importance = _tracker is null ? null : new ImportanceRun(_tracker, _sessions.Where(x => x != _tracker).ToList(), i + 1);
             if (stage is ImportancePostStage && (ft?.Epochs ?? 0) == 0 && _tracker!.Steps == 0)

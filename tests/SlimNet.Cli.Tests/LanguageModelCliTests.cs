@@ -117,4 +117,65 @@ public class LanguageModelCliTests : IDisposable
         Assert.Equal(new[] { "lstm1", "decoder" }, layers.Select(l => l.GetProperty("name").GetString()));
         Assert.Equal("Lstm", layers[0].GetProperty("op").GetString());
     }
+
+    [Fact]
+    public void DistillsFromATeacherCheckpointAndRefusesBadTeachers()
+    {
+        var data = Write("proverb.txt", Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("a stitch in time saves nine. ", 300))));
+        string[] Train(string outFile, params string[] more) =>
+            ["train", "--model", "char-lstm", "--data", data, "--hidden", "16", "--norm", "layer", "--bptt", "20", "--batch-size", "8", "--epochs", "1",
+             "--lr", "0.01", "--out", Path.Combine(_dir.FullName, outFile), "--json", .. more];
+        var teacher = CliRunner.Run(_dir.FullName, Train("teacher.ckpt"));
+        Assert.True(teacher.ExitCode == 0, teacher.Stderr);
+        var dirRecipes = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!Directory.Exists(Path.Combine(dirRecipes.FullName, "recipes"))) dirRecipes = dirRecipes.Parent!;
+        var r = CliRunner.Run(_dir.FullName, Train("student.ckpt", "--recipe", Path.Combine(dirRecipes.FullName, "recipes", "char-lstm-laq2.yaml"),
+            "--teacher", Path.Combine(_dir.FullName, "teacher.ckpt"), "--distill-temperature", "2", "--distill-weight", "0.7"));
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using (var doc = JsonDocument.Parse(r.Stdout))
+            Assert.Equal("char-lstm-laq2, distilled from teacher.ckpt (T 2, weight 0.7)", doc.RootElement.GetProperty("method").GetString());
+
+        AssertOneLineError(CliRunner.Run(_dir.FullName, Train("x.ckpt", "--distill-weight", "0.5")), "--distill-weight needs --teacher");
+        AssertOneLineError(CliRunner.Run(_dir.FullName, Train("x.ckpt", "--teacher", Path.Combine(_dir.FullName, "none.ckpt"))), "--teacher");
+        AssertOneLineError(CliRunner.Run(_dir.FullName, Train("x.ckpt", "--teacher", data)), "not a SlimNet checkpoint");
+        AssertOneLineError(CliRunner.Run(_dir.FullName, Train("x.ckpt", "--teacher", Path.Combine(_dir.FullName, "teacher.ckpt"), "--distill-weight", "1.5")),
+            "distillation weight must be in [0, 1]");
+        // A teacher trained on other characters.
+        var other = Write("other.txt", Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("twinkle twinkle little star. ", 300))));
+        string[] otherTeacher = [.. Train("other.ckpt").Select(a => a == data ? other : a)];
+        Assert.Equal(0, CliRunner.Run(_dir.FullName, otherTeacher).ExitCode);
+        AssertOneLineError(CliRunner.Run(_dir.FullName, Train("x.ckpt", "--teacher", Path.Combine(_dir.FullName, "other.ckpt"))), "trained on other characters");
+        Assert.False(File.Exists(Path.Combine(_dir.FullName, "x.ckpt")));
+    }
+
+    [Fact]
+    public void SweepDistilsQuantizedRowsFromTheFullPrecisionRow()
+    {
+        var data = Write("rhyme.txt", Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("twinkle twinkle little star. ", 200))));
+        var dir = Path.Combine(_dir.FullName, "sweep");
+        var dirRecipes = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!Directory.Exists(Path.Combine(dirRecipes.FullName, "recipes"))) dirRecipes = dirRecipes.Parent!;
+        string[] args = ["lstm-sweep", "--out", dir, "--data", data, "--quantizers", "fp,laq2", "--norms", "layer", "--hidden", "8", "--epochs", "1",
+            "--bptt", "10", "--batch-size", "4", "--recipes", Path.Combine(dirRecipes.FullName, "recipes"), "--json"];
+        var plain = CliRunner.Run(_dir.FullName, args);
+        Assert.True(plain.ExitCode == 0, plain.Stderr);
+        // The undistilled quantized row is not reused by a distilled sweep; the full-precision row is.
+        var stale = CliRunner.Run(_dir.FullName, [.. args, "--distill"]);
+        Assert.Equal(2, stale.ExitCode);
+        Assert.StartsWith("error: ", stale.StderrLines[^1]);
+        Assert.Contains("laq2-layer.json: trained with other options (distill none there", stale.StderrLines[^1]);
+        File.Delete(Path.Combine(dir, "laq2-layer.json"));
+        var distilled = CliRunner.Run(_dir.FullName, [.. args, "--distill", "--distill-weight", "0.7"]);
+        Assert.True(distilled.ExitCode == 0, distilled.Stderr);
+        Assert.Contains("fp-layer: result present, reused", distilled.Stderr);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "laq2-layer.json"))))
+        {
+            Assert.StartsWith("char-lstm-laq2, distilled from fp-layer.ckpt", doc.RootElement.GetProperty("method").GetString());
+            Assert.Equal(0.7, doc.RootElement.GetProperty("options").GetProperty("distill").GetProperty("weight").GetDouble());
+        }
+        AssertOneLineError(CliRunner.Run(_dir.FullName, [.. args, "--distill-temperature", "2"]), "--distill-temperature needs --distill");
+        var fresh = Path.Combine(_dir.FullName, "fresh");
+        string[] noTeacher = [.. args.Select(a => a == dir ? fresh : a == "fp,laq2" ? "laq2" : a), "--distill"];
+        AssertOneLineError(CliRunner.Run(_dir.FullName, noTeacher), "add fp to --quantizers");
+    }
 }

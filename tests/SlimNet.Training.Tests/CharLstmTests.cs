@@ -162,4 +162,49 @@ public class CharLstmTests
         Assert.Equal(a.Checkpoint.ToBytes(), b.Checkpoint.ToBytes());
         a.Module.Dispose(); b.Module.Dispose();
     }
+
+    /// <summary>Mean KL(teacher ‖ student) per character over <paramref name="ids"/> read as one stream from a zero state.</summary>
+    private static double KlToTeacher(CharLstmModule teacher, CharLstmModule student, int[] ids)
+    {
+        teacher.eval(); student.eval();
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var x = torch.tensor(ids.Select(i => (long)i).ToArray(), new long[] { ids.Length, 1 });
+        var (t, _) = teacher.Forward(x, teacher.ZeroState(1));
+        var (s, _) = student.Forward(x, student.ZeroState(1));
+        var logP = nn.functional.log_softmax(t.reshape(ids.Length, -1), 1);
+        var logQ = nn.functional.log_softmax(s.reshape(ids.Length, -1), 1);
+        return (logP.exp() * (logP - logQ)).sum(1).mean().item<float>();
+    }
+
+    [Fact]
+    public void DistillationPullsTheStudentTowardsTheTeacher()
+    {
+        // The teacher learns another text over the same characters, so a student that ignored it would not follow it.
+        var corpus = TextCorpus.FromText("cats", string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 400)), 20);
+        var other = TextCorpus.FromText("mats", string.Concat(Enumerable.Repeat("to the cat sat a man. ", 400)), 20);
+        Assert.Equal(corpus.Vocabulary, other.Vocabulary);
+        var options = new LanguageModelOptions
+        {
+            Training = new TrainerOptions { Epochs = 2, BatchSize = 8, LearningRate = 1e-2, Seed = 3, DistillTemperature = 1, DistillWeight = 1 },
+            SequenceLength = 20,
+        };
+        var config = new CharLstmConfig(corpus.VocabularySize, 16, 1, LstmNormalization.Layer);
+        using var teacher = new LanguageModelTrainer(config, options, other).Run().Module;
+        using var plain = new LanguageModelTrainer(config, options, corpus).Run().Module;
+        var distilled = new LanguageModelTrainer(config, options, corpus) { Teacher = teacher }.Run();
+        var again = new LanguageModelTrainer(config, options, corpus) { Teacher = teacher }.Run();
+        double klPlain = KlToTeacher(teacher, plain, corpus.Validation);
+        double klDistilled = KlToTeacher(teacher, distilled.Module, corpus.Validation);
+        Assert.True(klDistilled < 0.3 * klPlain, $"KL to the teacher: distilled {klDistilled}, plain {klPlain}");
+        // Deterministic with a teacher too, and the checkpoint says how it was trained.
+        Assert.Equal(distilled.Checkpoint.ToBytes(), again.Checkpoint.ToBytes());
+        Assert.Equal(1.0, distilled.Checkpoint.Header["distillation"]!["weight"]!.GetValue<double>());
+        // A teacher over other characters is refused.
+        var wider = TextCorpus.FromText("dogs", string.Concat(Enumerable.Repeat("the dog sat on the log! ", 400)), 20);
+        using var stranger = new CharLstmModule(config with { VocabularySize = wider.VocabularySize });
+        Assert.NotEqual(corpus.VocabularySize, wider.VocabularySize);
+        Assert.Throws<ArgumentException>(() => new LanguageModelTrainer(config, options, corpus) { Teacher = stranger }.Run());
+        distilled.Module.Dispose(); again.Module.Dispose();
+    }
 }

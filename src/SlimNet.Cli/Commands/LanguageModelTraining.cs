@@ -32,7 +32,23 @@ public sealed class LanguageModelOptionSet
     /// <summary><c>--slim FILE</c>.</summary>
     public Option<string?> Slim { get; } = new("--slim") { Description = "char-lstm: also write the trained model as a .slim file (quantized weights as codes and scales)" };
 
-    private IEnumerable<Option> All => new Option[] { Hidden, Layers, Norm, Bptt, Clip, Recipe, Slim };
+    /// <summary><c>--teacher CKPT</c>.</summary>
+    public Option<string?> Teacher { get; } = new("--teacher") { Description = "char-lstm: distil from this trained char-lstm checkpoint (same characters; any size or normalization)" };
+    /// <summary><c>--distill-temperature T</c>.</summary>
+    public Option<double> DistillTemperature { get; } = new("--distill-temperature") { Description = "char-lstm with --teacher: softmax temperature T of the distillation term", DefaultValueFactory = _ => new TrainerOptions().DistillTemperature };
+    /// <summary><c>--distill-weight A</c>.</summary>
+    public Option<double> DistillWeight { get; } = new("--distill-weight") { Description = "char-lstm with --teacher: weight A in (1 - A)·CE + A·T²·KL", DefaultValueFactory = _ => new TrainerOptions().DistillWeight };
+
+    private IEnumerable<Option> All => new Option[] { Hidden, Layers, Norm, Bptt, Clip, Recipe, Slim, Teacher, DistillTemperature, DistillWeight };
+
+    /// <summary>Fails when a distillation option is given without <see cref="Teacher"/>.</summary>
+    public void CheckDistillation(ParseResult parse)
+    {
+        if (parse.GetValue(Teacher) is not null) return;
+        foreach (var o in new Option[] { DistillTemperature, DistillWeight })
+            if (parse.GetResult(o) is { Implicit: false })
+                throw new UserInputException($"{o.Name} needs --teacher (the checkpoint to distil from)");
+    }
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
@@ -57,7 +73,9 @@ public sealed class LanguageModelOptionSet
 /// <param name="Layers">LSTM layers.</param>
 /// <param name="Normalization">Normalization of both products.</param>
 /// <param name="RecipePath">Loss-aware recipe, or null for full precision.</param>
-public sealed record LanguageModelJob(TrainerOptions Training, int SequenceLength, double ClipNorm, int Hidden, int Layers, LstmNormalization Normalization, string? RecipePath);
+/// <param name="TeacherPath">char-lstm checkpoint to distil from (temperature and weight in <paramref name="Training"/>), or null.</param>
+public sealed record LanguageModelJob(TrainerOptions Training, int SequenceLength, double ClipNorm, int Hidden, int Layers, LstmNormalization Normalization, string? RecipePath,
+    string? TeacherPath = null);
 
 /// <summary>What <see cref="LanguageModelTraining.Train"/> returns.</summary>
 public sealed record LanguageModelOutcome(LanguageModelResult Result, TextCorpus Corpus, CharLstmConfig Config, long? SlimBytes, string Method);
@@ -101,7 +119,10 @@ public static class LanguageModelTraining
         LstmNormalization norm;
         try { norm = CharLstmConfig.ParseNormalization(parse.GetValue(lm.Norm)!); }
         catch (ArgumentException e) { throw new UserInputException($"--norm: {e.Message}"); }
-        var job = new LanguageModelJob(training, parse.GetValue(lm.Bptt), parse.GetValue(lm.Clip), parse.GetValue(lm.Hidden), parse.GetValue(lm.Layers), norm, parse.GetValue(lm.Recipe));
+        lm.CheckDistillation(parse);
+        training = training with { DistillTemperature = parse.GetValue(lm.DistillTemperature), DistillWeight = parse.GetValue(lm.DistillWeight) };
+        var job = new LanguageModelJob(training, parse.GetValue(lm.Bptt), parse.GetValue(lm.Clip), parse.GetValue(lm.Hidden), parse.GetValue(lm.Layers), norm, parse.GetValue(lm.Recipe),
+            parse.GetValue(lm.Teacher));
         string outFile = outPath ?? "char-lstm.ckpt";
         var slim = parse.GetValue(lm.Slim);
         if (resumePath is not null && job.RecipePath is not null)
@@ -143,9 +164,15 @@ public static class LanguageModelTraining
         if (new CharLstmConfig(1, job.Hidden, job.Layers, job.Normalization).Validate() is { } bad) throw new UserInputException(bad);
         TrainCommand.CheckWritable(outFile);
         if (slimPath is not null) TrainCommand.CheckWritable(slimPath);
+        if (job.TeacherPath is { } tp0)
+        {
+            if (Directory.Exists(tp0)) throw new UserInputException($"--teacher {tp0}: is a folder, not a checkpoint");
+            if (!File.Exists(tp0)) throw new UserInputException($"--teacher {tp0}: no such file");
+        }
         var recipe = job.RecipePath is { } rp ? LoadRecipe(rp) : null;
         var corpus = LoadCorpus(dataFile, options.SequenceLength);
         var config = new CharLstmConfig(corpus.VocabularySize, job.Hidden, job.Layers, job.Normalization);
+        using var teacher = job.TeacherPath is { } tp ? LoadTeacher(tp, corpus) : null;
         LanguageModelTrainer trainer;
         try { trainer = new LanguageModelTrainer(config, options, corpus); }
         catch (ArgumentException e) { throw new UserInputException(e.Message); }
@@ -160,7 +187,8 @@ public static class LanguageModelTraining
             if (quantizers.Count > 0 && job.Training.Optimizer != "adam" && quantizers.Any(q => q.Layers.Any(l => l.IsLossAware)))
                 throw new UserInputException("loss-aware quantizers take their curvature from Adam's second moment: use --optimizer adam");
             string method = recipe is null ? "full precision" : recipe.Name ?? Path.GetFileNameWithoutExtension(job.RecipePath!);
-            trainer = new LanguageModelTrainer(config, options, corpus, quantizers.Cast<ITrainingHooks>().ToList(), progress);
+            if (teacher is not null) method += $", distilled from {Path.GetFileName(job.TeacherPath)} (T {job.Training.DistillTemperature.ToString(CultureInfo.InvariantCulture)}, weight {job.Training.DistillWeight.ToString(CultureInfo.InvariantCulture)})";
+            trainer = new LanguageModelTrainer(config, options, corpus, quantizers.Cast<ITrainingHooks>().ToList(), progress) { Teacher = teacher };
             output.Info($"training char-lstm ({job.Layers}x{job.Hidden}, {CharLstmConfig.NormalizationName(job.Normalization)} normalization, {method}) on {corpus.Name}: " +
                         $"{corpus.VocabularySize} characters, {corpus.Train.Length:N0} train / {corpus.Validation.Length:N0} validation / {corpus.Test.Length:N0} test, " +
                         $"{job.Training.Epochs} epochs of {trainer.WindowsPerEpoch} windows ({job.Training.BatchSize} streams x {options.SequenceLength}), " +
@@ -181,6 +209,36 @@ public static class LanguageModelTraining
         {
             foreach (var q in quantizers) q.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Loads a distillation teacher: a char-lstm checkpoint trained on the same characters (same vocabulary in the same
+    /// order), of any size and normalization.
+    /// </summary>
+    public static CharLstmModule LoadTeacher(string path, TextCorpus corpus)
+    {
+        Checkpoint checkpoint;
+        try { checkpoint = Checkpoint.Load(path); }
+        catch (CheckpointException e) { throw new UserInputException($"--teacher {e.Message}"); }
+        if (checkpoint.ModelName != LanguageModelTrainer.ModelName)
+            throw new UserInputException($"--teacher {path}: a checkpoint of '{checkpoint.ModelName}', not of char-lstm");
+        CharLstmConfig config;
+        try
+        {
+            config = LanguageModelTrainer.ConfigOf(checkpoint);
+            if (LanguageModelTrainer.VocabularyOf(checkpoint) != corpus.Vocabulary)
+                throw new UserInputException($"--teacher {path}: trained on other characters than {corpus.Name} ({config.VocabularySize} vs {corpus.VocabularySize}, or another order)");
+        }
+        catch (CheckpointException e) { throw new UserInputException($"--teacher {path}: {e.Message}"); }
+        var module = new CharLstmModule(config);
+        try { ModelTensors.Restore(module, checkpoint.Model, "teacher checkpoint"); }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
+        module.eval();
+        return module;
     }
 
     /// <summary>The .slim model of a trained char-lstm: quantized weights as their smallest exact stored form, the rest float32.</summary>

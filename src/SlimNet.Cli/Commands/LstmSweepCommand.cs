@@ -41,11 +41,14 @@ public static class LstmSweepCommand
         var clip = new Option<double>("--clip") { DefaultValueFactory = _ => 1.0, Description = "Gradient norm clip" };
         var limit = new Option<int?>("--limit") { Description = "Train on the first N characters of the training split" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1, Description = "Seed of every configuration" };
+        var distill = new Option<bool>("--distill") { Description = "Quantized rows distil from the full-precision row with the same normalization (trained first in the same --out)" };
+        var distillTemperature = new Option<double>("--distill-temperature") { Description = "With --distill: softmax temperature T", DefaultValueFactory = _ => new TrainerOptions().DistillTemperature };
+        var distillWeight = new Option<double>("--distill-weight") { Description = "With --distill: weight A in (1 - A)·CE + A·T²·KL", DefaultValueFactory = _ => new TrainerOptions().DistillWeight };
         var tableOnly = new Option<bool>("--table-only") { Description = "Train nothing: write the table from the results in --out" };
         var json = CommonOptions.Json();
         var cmd = new Command("lstm-sweep", "Train char-lstm full precision and quantized (LAB, LAT, LAQ 2/3/4-bit) under each normalization; write a test-BPC table")
         {
-            outDir, quantizers, norms, recipes, data, hidden, layers, epochs, streams, bptt, lr, clip, limit, seed, tableOnly, json,
+            outDir, quantizers, norms, recipes, data, hidden, layers, epochs, streams, bptt, lr, clip, limit, seed, distill, distillTemperature, distillWeight, tableOnly, json,
         };
         cmd.SetAction(parse => ExitCodes.Guard(() =>
         {
@@ -58,8 +61,17 @@ public static class LstmSweepCommand
             {
                 Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(streams), LearningRate = parse.GetValue(lr), Optimizer = "adam",
                 Schedule = "cosine", Limit = parse.GetValue(limit), Seed = parse.GetValue(seed),
+                DistillTemperature = parse.GetValue(distillTemperature), DistillWeight = parse.GetValue(distillWeight),
             };
             if (training.Validate() is { } problem) throw new UserInputException(problem);
+            bool distilled = parse.GetValue(distill);
+            if (!distilled)
+                foreach (var o in new Option[] { distillTemperature, distillWeight })
+                    if (parse.GetResult(o) is { Implicit: false }) throw new UserInputException($"{o.Name} needs --distill");
+            if (distilled)
+                foreach (var n in ns)
+                    if (qs.Any(q => q != "fp") && !qs.Contains("fp") && !File.Exists(Path.Combine(dir, $"fp-{n}.ckpt")))
+                        throw new UserInputException($"--distill: the quantized rows with {n} normalization distil from the full-precision one: add fp to --quantizers");
             // Acceptance rows first: full precision and LAT/LAQ2 with layer norm and without, then the rest.
             var order = new List<(string Q, string N)>();
             foreach (var first in new[] { ("fp", "none"), ("fp", "layer"), ("laq2", "layer"), ("late", "layer"), ("late", "none"), ("laq2", "none") })
@@ -87,15 +99,21 @@ public static class LstmSweepCommand
                 foreach (var (q, n) in order)
                 {
                     string resultPath = Path.Combine(dir, $"{q}-{n}.json");
+                    // Distillation is part of a quantized row's options (null: trained without), not of the full-precision rows.
+                    var rowOptions = (JsonObject)options.DeepClone();
+                    if (q != "fp")
+                        rowOptions["distill"] = distilled
+                            ? new JsonObject { ["temperature"] = training.DistillTemperature, ["weight"] = training.DistillWeight, ["teacher"] = $"fp-{n}" }
+                            : null;
                     if (File.Exists(resultPath))
                     {
-                        CheckSameOptions(resultPath, options);
+                        CheckSameOptions(resultPath, rowOptions);
                         output.Info($"{q}-{n}: result present, reused");
                         continue;
                     }
                     string? recipe = q == "fp" ? null : Path.Combine(parse.GetValue(recipes)!, $"char-lstm-{q}.yaml");
                     var job = new LanguageModelJob(training, parse.GetValue(bptt), parse.GetValue(clip), parse.GetValue(hidden), parse.GetValue(layers),
-                        CharLstmConfig.ParseNormalization(n), recipe);
+                        CharLstmConfig.ParseNormalization(n), recipe, distilled && q != "fp" ? Path.Combine(dir, $"fp-{n}.ckpt") : null);
                     var started = DateTime.UtcNow;
                     var outcome = LanguageModelTraining.Train(job, parse.GetValue(data), Path.Combine(dir, $"{q}-{n}.ckpt"), Path.Combine(dir, $"{q}-{n}.slim"),
                         null, null, output, SilentProgress.Instance);
@@ -105,7 +123,7 @@ public static class LstmSweepCommand
                         ["model"] = "char-lstm", ["data"] = outcome.Corpus.Name, ["hidden"] = job.Hidden, ["layers"] = job.Layers, ["normalization"] = n,
                         ["method"] = outcome.Method, ["epochs"] = r.Epochs.Count, ["validation_bpc"] = r.ValidationBpc, ["test_bpc"] = r.TestBpc,
                         ["slim_bytes"] = outcome.SlimBytes, ["seconds_per_epoch"] = r.Epochs.Count > 0 ? r.Epochs.Average(e => e.Seconds) : 0,
-                        ["seconds"] = (DateTime.UtcNow - started).TotalSeconds, ["options"] = options.DeepClone(),
+                        ["seconds"] = (DateTime.UtcNow - started).TotalSeconds, ["options"] = rowOptions,
                     };
                     Format.AtomicFile.WriteAllBytes(resultPath, Encoding.UTF8.GetBytes(result.ToJsonString()));
                     output.Info($"{q}-{n}: test {r.TestBpc:F4} bpc");

@@ -94,6 +94,14 @@ public sealed class LanguageModelTrainer
         _progress = progress ?? SilentProgress.Instance;
     }
 
+    /// <summary>
+    /// A trained char-lstm over the same characters whose next-character distributions the student also learns
+    /// (knowledge distillation with <see cref="TrainerOptions.DistillTemperature"/> and <see cref="TrainerOptions.DistillWeight"/>,
+    /// the loss of <see cref="ModelTrainer.DistillationLoss"/>): it reads the same windows with its own carried state, in eval
+    /// mode, and is never changed. Its size and normalization may differ from the student's. Null: plain cross-entropy.
+    /// </summary>
+    public CharLstmModule? Teacher { get; init; }
+
     /// <summary>Windows (optimizer steps) per epoch.</summary>
     public int WindowsPerEpoch => (int)(((Math.Min(_corpus.Train.Length, _options.Training.Limit ?? int.MaxValue) - 1) / _options.Training.BatchSize) / _options.SequenceLength);
 
@@ -118,6 +126,8 @@ public sealed class LanguageModelTrainer
     {
         ModelTrainer.ConfigureThreads();
         var t = _options.Training;
+        if (Teacher is not null && Teacher.Config.VocabularySize != _config.VocabularySize)
+            throw new ArgumentException($"the teacher has {Teacher.Config.VocabularySize} characters, the student {_config.VocabularySize}");
         module ??= CreateModule(_config, t.Seed);
         using var optimizer = CreateOptimizer(module, t);
         int startEpoch = 0;
@@ -159,6 +169,8 @@ public sealed class LanguageModelTrainer
             _progress.EpochStarted(epoch, t.Epochs, windows);
             var clock = Stopwatch.StartNew();
             var state = module.ZeroState(streams);
+            var teacherState = Teacher?.ZeroState(streams);
+            Teacher?.eval();
             double lossSum = 0;
             long correct = 0, seen = 0;
             for (int w = 0; w < windows; w++)
@@ -169,10 +181,25 @@ public sealed class LanguageModelTrainer
                 foreach (var h in _hooks) h.BeforeForward(context);
                 var (logits, next) = module.Forward(x, state);
                 var flat = logits.reshape(-1, _config.VocabularySize);
-                var loss = nn.functional.cross_entropy(flat, y.reshape(-1));
-                double lossValue = loss.item<float>();
+                var ce = nn.functional.cross_entropy(flat, y.reshape(-1));
+                var loss = ce;
+                if (Teacher is not null)
+                {
+                    Tensor soft;
+                    using (torch.no_grad())
+                    {
+                        var (teacherLogits, teacherNext) = Teacher.Forward(x, teacherState!);
+                        soft = teacherLogits.reshape(-1, _config.VocabularySize);
+                        CarryOver(teacherState!, teacherNext, detach: false);
+                    }
+                    loss = ModelTrainer.DistillationLoss(flat, soft, y.reshape(-1), t.DistillTemperature, t.DistillWeight);
+                }
+                // The reported training loss is the student's cross-entropy (bits per character), with or without a teacher.
+                double lossValue = ce.item<float>();
                 if (!double.IsFinite(lossValue))
                     throw new TrainingDivergedException($"training diverged: loss is {lossValue} at epoch {epoch + 1}, step {context.Step + 1} (try a smaller learning rate)");
+                if (Teacher is not null && !double.IsFinite(loss.item<float>()))
+                    throw new TrainingDivergedException($"training diverged: the distillation loss is not finite at epoch {epoch + 1}, step {context.Step + 1} (try a smaller learning rate)");
                 optimizer.ZeroGrad();
                 loss.backward();
                 if (_options.ClipNorm > 0) nn.utils.clip_grad_norm_(parameters, _options.ClipNorm);
@@ -185,15 +212,11 @@ public sealed class LanguageModelTrainer
                 lossSum += lossValue * count;
                 correct += flat.argmax(1).eq(y.reshape(-1)).sum().item<long>();
                 seen += count;
-                for (int i = 0; i < state.Length; i++)
-                {
-                    var detached = next[i].detach().MoveToOuterDisposeScope();
-                    state[i].Dispose();
-                    state[i] = detached;
-                }
+                CarryOver(state, next, detach: true);
                 _progress.BatchDone(epoch, w, lossSum / seen / Math.Log(2), (double)correct / seen, seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
             }
             foreach (var s in state) s.Dispose();
+            foreach (var s in teacherState ?? Array.Empty<Tensor>()) s.Dispose();
             double trainSeconds = clock.Elapsed.TotalSeconds;
             context.EpochLoss = lossSum / Math.Max(seen, 1);
             foreach (var h in _hooks) h.OnEpochEnd(context);
@@ -262,6 +285,17 @@ public sealed class LanguageModelTrainer
         }
     }
 
+    /// <summary>Replaces each state tensor by the window's final one, kept beyond the step's dispose scope.</summary>
+    private static void CarryOver(Tensor[] state, Tensor[] next, bool detach)
+    {
+        for (int i = 0; i < state.Length; i++)
+        {
+            var kept = (detach ? next[i].detach() : next[i]).MoveToOuterDisposeScope();
+            state[i].Dispose();
+            state[i] = kept;
+        }
+    }
+
     /// <summary>[length, streams] int64 with element (t, s) = ids[s·length + t + offset].</summary>
     private static Tensor StreamMatrix(int[] ids, int streams, int length, int offset)
     {
@@ -323,6 +357,12 @@ public sealed class LanguageModelTrainer
                 ["clip_norm"] = _options.ClipNorm,
             },
             ["options"] = JsonSerializer.SerializeToNode(_options.Training),
+            ["distillation"] = Teacher is null ? null : new JsonObject
+            {
+                ["temperature"] = _options.Training.DistillTemperature,
+                ["weight"] = _options.Training.DistillWeight,
+                ["teacher"] = Describe(Teacher.Config),
+            },
         };
         return new Checkpoint
         {

@@ -15,6 +15,17 @@ public class LanguageModelCliTests : IDisposable
         return path;
     }
 
+    /// <summary>The repository's recipes folder (found upwards from the test binaries).</summary>
+    private static string Recipes
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (!Directory.Exists(Path.Combine(dir.FullName, "recipes"))) dir = dir.Parent!;
+            return Path.Combine(dir.FullName, "recipes");
+        }
+    }
+
     private static void AssertOneLineError(CliRunner.Result r, string mustContain)
     {
         Assert.Equal(2, r.ExitCode);
@@ -62,9 +73,7 @@ public class LanguageModelCliTests : IDisposable
     [InlineData("char-lstm-laq4.yaml", "LaqLinear", 4)]
     public void ShippedCharLstmRecipesSelectTheLstmWeightsOnly(string file, string quantizer, int bits)
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "recipes"))) dir = dir.Parent;
-        var recipe = SlimNet.Cli.Commands.LanguageModelTraining.LoadRecipe(Path.Combine(dir!.FullName, "recipes", file));
+        var recipe = SlimNet.Cli.Commands.LanguageModelTraining.LoadRecipe(Path.Combine(Recipes, file));
         var stage = Assert.IsType<SlimNet.Compression.Recipes.LossAwareStage>(Assert.Single(recipe.Stages));
         Assert.Equal(quantizer, stage.Quantizer.ToString());
         Assert.Equal(bits, stage.Bits);
@@ -79,10 +88,8 @@ public class LanguageModelCliTests : IDisposable
     {
         var data = Write("rhyme.txt", Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("twinkle twinkle little star. ", 200))));
         var dir = Path.Combine(_dir.FullName, "sweep");
-        var dirRecipes = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!Directory.Exists(Path.Combine(dirRecipes.FullName, "recipes"))) dirRecipes = dirRecipes.Parent!;
         string[] args = ["lstm-sweep", "--out", dir, "--data", data, "--quantizers", "fp,laq2", "--norms", "none,layer", "--hidden", "8", "--epochs", "1",
-            "--bptt", "10", "--batch-size", "4", "--recipes", Path.Combine(dirRecipes.FullName, "recipes"), "--json"];
+            "--bptt", "10", "--batch-size", "4", "--recipes", Recipes, "--json"];
         var r = CliRunner.Run(_dir.FullName, args);
         Assert.True(r.ExitCode == 0, r.Stderr);
         foreach (var name in new[] { "fp-none", "fp-layer", "laq2-none", "laq2-layer" })
@@ -127,9 +134,7 @@ public class LanguageModelCliTests : IDisposable
              "--lr", "0.01", "--out", Path.Combine(_dir.FullName, outFile), "--json", .. more];
         var teacher = CliRunner.Run(_dir.FullName, Train("teacher.ckpt"));
         Assert.True(teacher.ExitCode == 0, teacher.Stderr);
-        var dirRecipes = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!Directory.Exists(Path.Combine(dirRecipes.FullName, "recipes"))) dirRecipes = dirRecipes.Parent!;
-        var r = CliRunner.Run(_dir.FullName, Train("student.ckpt", "--recipe", Path.Combine(dirRecipes.FullName, "recipes", "char-lstm-laq2.yaml"),
+        var r = CliRunner.Run(_dir.FullName, Train("student.ckpt", "--recipe", Path.Combine(Recipes, "char-lstm-laq2.yaml"),
             "--teacher", Path.Combine(_dir.FullName, "teacher.ckpt"), "--distill-temperature", "2", "--distill-weight", "0.7"));
         Assert.True(r.ExitCode == 0, r.Stderr);
         using (var doc = JsonDocument.Parse(r.Stdout))
@@ -153,10 +158,8 @@ public class LanguageModelCliTests : IDisposable
     {
         var data = Write("rhyme.txt", Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("twinkle twinkle little star. ", 200))));
         var dir = Path.Combine(_dir.FullName, "sweep");
-        var dirRecipes = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!Directory.Exists(Path.Combine(dirRecipes.FullName, "recipes"))) dirRecipes = dirRecipes.Parent!;
         string[] args = ["lstm-sweep", "--out", dir, "--data", data, "--quantizers", "fp,laq2", "--norms", "layer", "--hidden", "8", "--epochs", "1",
-            "--bptt", "10", "--batch-size", "4", "--recipes", Path.Combine(dirRecipes.FullName, "recipes"), "--json"];
+            "--bptt", "10", "--batch-size", "4", "--recipes", Recipes, "--json"];
         var plain = CliRunner.Run(_dir.FullName, args);
         Assert.True(plain.ExitCode == 0, plain.Stderr);
         // The undistilled quantized row is not reused by a distilled sweep; the full-precision row is.

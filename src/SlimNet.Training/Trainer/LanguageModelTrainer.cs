@@ -268,12 +268,7 @@ public sealed class LanguageModelTrainer
                 var flat = logits.reshape(-1, module.Config.VocabularySize);
                 nats += nn.functional.cross_entropy(flat, y, reduction: nn.Reduction.Sum).item<float>();
                 correct += flat.argmax(1).eq(y).sum().item<long>();
-                for (int i = 0; i < state.Length; i++)
-                {
-                    var kept = next[i].MoveToOuterDisposeScope();
-                    state[i].Dispose();
-                    state[i] = kept;
-                }
+                CarryOver(state, next, detach: false);
             }
             foreach (var s in state) s.Dispose();
             long total = (long)streams * streamLength;

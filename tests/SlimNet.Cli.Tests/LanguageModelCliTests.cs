@@ -26,6 +26,11 @@ public class LanguageModelCliTests : IDisposable
         }
     }
 
+    /// <summary>A small, fast sweep (fp and LAQ 2-bit, hidden 8, one epoch) over <paramref name="data"/>.</summary>
+    private static string[] SweepArgs(string dir, string data, string norms) =>
+        ["lstm-sweep", "--out", dir, "--data", data, "--quantizers", "fp,laq2", "--norms", norms, "--hidden", "8", "--epochs", "1",
+         "--bptt", "10", "--batch-size", "4", "--recipes", Recipes, "--json"];
+
     private static void AssertOneLineError(CliRunner.Result r, string mustContain)
     {
         Assert.Equal(2, r.ExitCode);
@@ -88,8 +93,7 @@ public class LanguageModelCliTests : IDisposable
     {
         var data = Write("rhyme.txt", Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("twinkle twinkle little star. ", 200))));
         var dir = Path.Combine(_dir.FullName, "sweep");
-        string[] args = ["lstm-sweep", "--out", dir, "--data", data, "--quantizers", "fp,laq2", "--norms", "none,layer", "--hidden", "8", "--epochs", "1",
-            "--bptt", "10", "--batch-size", "4", "--recipes", Recipes, "--json"];
+        string[] args = SweepArgs(dir, data, "none,layer");
         var r = CliRunner.Run(_dir.FullName, args);
         Assert.True(r.ExitCode == 0, r.Stderr);
         foreach (var name in new[] { "fp-none", "fp-layer", "laq2-none", "laq2-layer" })
@@ -158,8 +162,7 @@ public class LanguageModelCliTests : IDisposable
     {
         var data = Write("rhyme.txt", Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("twinkle twinkle little star. ", 200))));
         var dir = Path.Combine(_dir.FullName, "sweep");
-        string[] args = ["lstm-sweep", "--out", dir, "--data", data, "--quantizers", "fp,laq2", "--norms", "layer", "--hidden", "8", "--epochs", "1",
-            "--bptt", "10", "--batch-size", "4", "--recipes", Recipes, "--json"];
+        string[] args = SweepArgs(dir, data, "layer");
         var plain = CliRunner.Run(_dir.FullName, args);
         Assert.True(plain.ExitCode == 0, plain.Stderr);
         // The undistilled quantized row is not reused by a distilled sweep; the full-precision row is.

@@ -42,12 +42,16 @@ public sealed class LanguageModelOptionSet
     private IEnumerable<Option> All => new Option[] { Hidden, Layers, Norm, Bptt, Clip, Recipe, Slim, Teacher, DistillTemperature, DistillWeight };
 
     /// <summary>Fails when a distillation option is given without <see cref="Teacher"/>.</summary>
-    public void CheckDistillation(ParseResult parse)
+    public void CheckDistillation(ParseResult parse) =>
+        RequireWith(parse, parse.GetValue(Teacher) is not null, "--teacher (the checkpoint to distil from)", DistillTemperature, DistillWeight);
+
+    /// <summary>Fails when one of <paramref name="options"/> was given while <paramref name="present"/> (the option they refine) is false.</summary>
+    public static void RequireWith(ParseResult parse, bool present, string needed, params Option[] options)
     {
-        if (parse.GetValue(Teacher) is not null) return;
-        foreach (var o in new Option[] { DistillTemperature, DistillWeight })
+        if (present) return;
+        foreach (var o in options)
             if (parse.GetResult(o) is { Implicit: false })
-                throw new UserInputException($"{o.Name} needs --teacher (the checkpoint to distil from)");
+                throw new UserInputException($"{o.Name} needs {needed}");
     }
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>

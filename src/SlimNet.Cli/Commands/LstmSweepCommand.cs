@@ -65,9 +65,7 @@ public static class LstmSweepCommand
             };
             if (training.Validate() is { } problem) throw new UserInputException(problem);
             bool distilled = parse.GetValue(distill);
-            if (!distilled)
-                foreach (var o in new Option[] { distillTemperature, distillWeight })
-                    if (parse.GetResult(o) is { Implicit: false }) throw new UserInputException($"{o.Name} needs --distill");
+            LanguageModelOptionSet.RequireWith(parse, distilled, "--distill", distillTemperature, distillWeight);
             if (distilled)
                 foreach (var n in ns)
                     if (qs.Any(q => q != "fp") && !qs.Contains("fp") && !File.Exists(Path.Combine(dir, $"fp-{n}.ckpt")))

@@ -183,5 +183,6 @@ public class LanguageModelCliTests : IDisposable
         var fresh = Path.Combine(_dir.FullName, "fresh");
         string[] noTeacher = [.. args.Select(a => a == dir ? fresh : a == "fp,laq2" ? "laq2" : a), "--distill"];
         AssertOneLineError(CliRunner.Run(_dir.FullName, noTeacher), "add fp to --quantizers");
+        Assert.False(Directory.Exists(fresh)); // bad options leave no output folder behind
     }
 }

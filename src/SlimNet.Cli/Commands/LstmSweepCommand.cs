@@ -56,7 +56,6 @@ public static class LstmSweepCommand
             var qs = Split(parse.GetValue(quantizers)!, Quantizers, "--quantizers");
             var ns = Split(parse.GetValue(norms)!, Norms, "--norms");
             string dir = parse.GetValue(outDir)!;
-            Directory.CreateDirectory(dir);
             var training = new TrainerOptions
             {
                 Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(streams), LearningRate = parse.GetValue(lr), Optimizer = "adam",
@@ -70,6 +69,7 @@ public static class LstmSweepCommand
                 foreach (var n in ns)
                     if (qs.Any(q => q != "fp") && !qs.Contains("fp") && !File.Exists(Path.Combine(dir, $"fp-{n}.ckpt")))
                         throw new UserInputException($"--distill: the quantized rows with {n} normalization distil from the full-precision one: add fp to --quantizers");
+            Directory.CreateDirectory(dir); // only once the options are known to be valid
             // Acceptance rows first: full precision and LAT/LAQ2 with layer norm and without, then the rest.
             var order = new List<(string Q, string N)>();
             foreach (var first in new[] { ("fp", "none"), ("fp", "layer"), ("laq2", "layer"), ("late", "layer"), ("late", "none"), ("laq2", "none") })

@@ -118,7 +118,7 @@ public class LanguageModelCliTests : IDisposable
         var fresh = Path.Combine(_dir.FullName, "fresh");
         string[] noRecipes = [.. args.Select((a, i) => a == dir ? fresh : i > 0 && args[i - 1] == "--recipes" ? _dir.FullName : a)];
         AssertOneLineError(CliRunner.Run(_dir.FullName, noRecipes), "char-lstm-laq2.yaml: no such file");
-        Assert.False(File.Exists(Path.Combine(fresh, "fp-none.json")));
+        Assert.False(Directory.Exists(fresh), "a sweep refused for a missing recipe leaves no --out folder");
 
         // inspect groups every tensor of an Lstm node (normalization tensors included) under the node, shown by its W_ih.
         var inspect = CliRunner.Run(_dir.FullName, "inspect", Path.Combine(dir, "laq2-layer.slim"), "--json");

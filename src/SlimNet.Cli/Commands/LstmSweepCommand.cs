@@ -69,7 +69,6 @@ public static class LstmSweepCommand
                 foreach (var n in ns)
                     if (qs.Any(q => q != "fp") && !qs.Contains("fp") && !File.Exists(Path.Combine(dir, $"fp-{n}.ckpt")))
                         throw new UserInputException($"--distill: the quantized rows with {n} normalization distil from the full-precision one: add fp to --quantizers");
-            Directory.CreateDirectory(dir); // only once the options are known to be valid
             // Acceptance rows first: full precision and LAT/LAQ2 with layer norm and without, then the rest.
             var order = new List<(string Q, string N)>();
             foreach (var first in new[] { ("fp", "none"), ("fp", "layer"), ("laq2", "layer"), ("late", "layer"), ("late", "none"), ("laq2", "none") })
@@ -86,14 +85,16 @@ public static class LstmSweepCommand
                 ["bptt"] = parse.GetValue(bptt), ["lr"] = training.LearningRate, ["clip"] = parse.GetValue(clip),
                 ["limit"] = training.Limit, ["seed"] = training.Seed,
             };
+            // Every recipe must exist before the first configuration trains (not after an hour of training).
             if (!parse.GetValue(tableOnly))
-            {
-                // Every recipe must exist before the first configuration trains (not after an hour of training).
                 foreach (var q in order.Select(o => o.Q).Distinct().Where(q => q != "fp"))
                 {
                     string path = Path.Combine(parse.GetValue(recipes)!, $"char-lstm-{q}.yaml");
                     if (!File.Exists(path)) throw new UserInputException($"--recipes: {path}: no such file (the recipe for '{q}')");
                 }
+            Directory.CreateDirectory(dir); // only once the options are known to be valid
+            if (!parse.GetValue(tableOnly))
+            {
                 foreach (var (q, n) in order)
                 {
                     string resultPath = Path.Combine(dir, $"{q}-{n}.json");

@@ -96,6 +96,8 @@ public class LanguageModelCliTests : IDisposable
         string[] args = SweepArgs(dir, data, "none,layer");
         var r = CliRunner.Run(_dir.FullName, args);
         Assert.True(r.ExitCode == 0, r.Stderr);
+        // A long sweep reports every epoch of every configuration (4 configurations x 1 epoch), not only each finished row.
+        Assert.Equal(4, r.Stderr.Split('\n').Count(l => l.StartsWith("epoch 1: lr", StringComparison.Ordinal)));
         foreach (var name in new[] { "fp-none", "fp-layer", "laq2-none", "laq2-layer" })
         {
             Assert.True(File.Exists(Path.Combine(dir, name + ".json")), name);

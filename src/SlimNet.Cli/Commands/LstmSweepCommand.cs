@@ -115,7 +115,7 @@ public static class LstmSweepCommand
                         CharLstmConfig.ParseNormalization(n), recipe, distilled && q != "fp" ? Path.Combine(dir, $"fp-{n}.ckpt") : null);
                     var started = DateTime.UtcNow;
                     var outcome = LanguageModelTraining.Train(job, parse.GetValue(data), Path.Combine(dir, $"{q}-{n}.ckpt"), Path.Combine(dir, $"{q}-{n}.slim"),
-                        null, null, output, SilentProgress.Instance);
+                        null, null, output, new TrainingProgressDisplay(output));
                     var r = outcome.Result;
                     var result = new JsonObject
                     {

@@ -175,7 +175,7 @@ public class LanguageModelCliTests : IDisposable
         File.Delete(Path.Combine(dir, "laq2-layer.json"));
         var distilled = CliRunner.Run(_dir.FullName, [.. args, "--distill", "--distill-weight", "0.7"]);
         Assert.True(distilled.ExitCode == 0, distilled.Stderr);
-        Assert.Contains("fp-layer: result present, reused", distilled.Stderr);
+        Assert.Contains("fp-layer, seed 1: result present, reused", distilled.Stderr);
         using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "laq2-layer.json"))))
         {
             Assert.StartsWith("char-lstm-laq2, distilled from fp-layer.ckpt", doc.RootElement.GetProperty("method").GetString());
@@ -186,5 +186,40 @@ public class LanguageModelCliTests : IDisposable
         string[] noTeacher = [.. args.Select(a => a == dir ? fresh : a == "fp,laq2" ? "laq2" : a), "--distill"];
         AssertOneLineError(CliRunner.Run(_dir.FullName, noTeacher), "add fp to --quantizers");
         Assert.False(Directory.Exists(fresh)); // bad options leave no output folder behind
+    }
+
+    [Fact]
+    public void SweepOverSeedsTrainsEachSeedInItsOwnFolderAndAveragesThem()
+    {
+        var data = Write("rhyme.txt", Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("twinkle twinkle little star. ", 200))));
+        var dir = Path.Combine(_dir.FullName, "seeds");
+        string[] args = [.. SweepArgs(dir, data, "layer"), "--seeds", "3,5"];
+        var r = CliRunner.Run(_dir.FullName, args);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        double Test(int seed, string row)
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, $"seed-{seed}", row + ".json")));
+            Assert.Equal(seed, doc.RootElement.GetProperty("options").GetProperty("seed").GetInt32());
+            return doc.RootElement.GetProperty("test_bpc").GetDouble();
+        }
+        double fp3 = Test(3, "fp-layer"), fp5 = Test(5, "fp-layer"), q3 = Test(3, "laq2-layer"), q5 = Test(5, "laq2-layer");
+        Assert.NotEqual(fp3, fp5); // the seed reaches the training
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        var table = File.ReadAllText(Path.Combine(dir, "bpc.md"));
+        Assert.Contains(string.Format(ci, "| full precision | {0:F3} |", (fp3 + fp5) / 2), table);
+        Assert.Contains(string.Format(ci, "| LAQ2 | {0:F3} ({1:+0.000;-0.000}) |", (q3 + q5) / 2, (q3 - fp3 + q5 - fp5) / 2), table);
+        Assert.Contains(string.Format(ci, "| LAQ2 | layer | {0:F3} ({1:+0.000;-0.000}) | {2:F3} ({3:+0.000;-0.000}) |", q3, q3 - fp3, q5, q5 - fp5), table);
+        Assert.Equal(5, File.ReadAllLines(Path.Combine(dir, "bpc.csv")).Length); // header + 2 seeds x 2 rows
+        // Each seed's folder is an ordinary single-seed sweep: `--seed 3 --out DIR/seed-3` reuses it as it is.
+        var single = CliRunner.Run(_dir.FullName, [.. SweepArgs(Path.Combine(dir, "seed-3"), data, "layer"), "--seed", "3"]);
+        Assert.True(single.ExitCode == 0, single.Stderr);
+        Assert.Contains("laq2-layer, seed 3: result present, reused", single.Stderr);
+        // A seed added later trains only that seed; until then its cells say how many seeds ran.
+        var partial = CliRunner.Run(_dir.FullName, [.. SweepArgs(dir, data, "layer"), "--seeds", "3,5,7", "--table-only"]);
+        Assert.True(partial.ExitCode == 0, partial.Stderr);
+        Assert.Contains("| full precision | 2 of 3 seeds |", File.ReadAllText(Path.Combine(dir, "bpc.md")));
+        AssertOneLineError(CliRunner.Run(_dir.FullName, [.. args, "--seed", "2"]), "--seed and --seeds: give one of them");
+        AssertOneLineError(CliRunner.Run(_dir.FullName, [.. SweepArgs(dir, data, "layer"), "--seeds", "1,x"]), "--seeds: 'x' is not an integer");
+        AssertOneLineError(CliRunner.Run(_dir.FullName, [.. SweepArgs(dir, data, "layer"), "--seeds", "4,4"]), "--seeds: 4 is given twice");
     }
 }

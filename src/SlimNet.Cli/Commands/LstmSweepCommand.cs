@@ -16,6 +16,7 @@ namespace SlimNet.Cli.Commands;
 /// <c>DIR/{quantizer}-{norm}.json</c> (the <c>train --json</c> result) with its checkpoint and .slim file, and an existing
 /// result is reused, so an interrupted sweep continues where it stopped; <c>--table-only</c> writes the table from the
 /// results present. The order puts the acceptance rows first (full precision, LAT and LAQ 2-bit with layer norm and without).
+/// <c>--seeds</c> repeats the sweep for each seed in <c>DIR/seed-S/</c> and writes the mean over the seeds to <c>DIR/bpc.md</c>.
 /// </summary>
 public static class LstmSweepCommand
 {
@@ -41,6 +42,7 @@ public static class LstmSweepCommand
         var clip = new Option<double>("--clip") { DefaultValueFactory = _ => 1.0, Description = "Gradient norm clip" };
         var limit = new Option<int?>("--limit") { Description = "Train on the first N characters of the training split" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1, Description = "Seed of every configuration" };
+        var seeds = new Option<string?>("--seeds") { Description = "Comma-separated seeds instead of --seed: every configuration with each seed (in DIR/seed-S/); DIR/bpc.md gives the mean over the seeds" };
         var distill = new Option<bool>("--distill") { Description = "Quantized rows distil from the full-precision row with the same normalization (trained first in the same --out)" };
         var distillTemperature = new Option<double>("--distill-temperature") { Description = "With --distill: softmax temperature T", DefaultValueFactory = _ => new TrainerOptions().DistillTemperature };
         var distillWeight = new Option<double>("--distill-weight") { Description = "With --distill: weight A in (1 - A)·CE + A·T²·KL", DefaultValueFactory = _ => new TrainerOptions().DistillWeight };
@@ -48,7 +50,7 @@ public static class LstmSweepCommand
         var json = CommonOptions.Json();
         var cmd = new Command("lstm-sweep", "Train char-lstm full precision and quantized (LAB, LAT, LAQ 2/3/4-bit) under each normalization; write a test-BPC table")
         {
-            outDir, quantizers, norms, recipes, data, hidden, layers, epochs, streams, bptt, lr, clip, limit, seed, distill, distillTemperature, distillWeight, tableOnly, json,
+            outDir, quantizers, norms, recipes, data, hidden, layers, epochs, streams, bptt, lr, clip, limit, seed, seeds, distill, distillTemperature, distillWeight, tableOnly, json,
         };
         cmd.SetAction(parse => ExitCodes.Guard(() =>
         {
@@ -56,10 +58,14 @@ public static class LstmSweepCommand
             var qs = Split(parse.GetValue(quantizers)!, Quantizers, "--quantizers");
             var ns = Split(parse.GetValue(norms)!, Norms, "--norms");
             string dir = parse.GetValue(outDir)!;
+            bool multi = parse.GetValue(seeds) is not null;
+            if (multi && parse.GetResult(seed) is { Implicit: false }) throw new UserInputException("--seed and --seeds: give one of them");
+            var seedList = multi ? ParseSeeds(parse.GetValue(seeds)!) : [parse.GetValue(seed)];
+            string SeedDir(int s) => multi ? Path.Combine(dir, $"seed-{s}") : dir;
             var training = new TrainerOptions
             {
                 Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(streams), LearningRate = parse.GetValue(lr), Optimizer = "adam",
-                Schedule = "cosine", Limit = parse.GetValue(limit), Seed = parse.GetValue(seed),
+                Schedule = "cosine", Limit = parse.GetValue(limit), Seed = seedList[0],
                 DistillTemperature = parse.GetValue(distillTemperature), DistillWeight = parse.GetValue(distillWeight),
             };
             if (training.Validate() is { } problem) throw new UserInputException(problem);
@@ -67,7 +73,7 @@ public static class LstmSweepCommand
             LanguageModelOptionSet.RequireWith(parse, distilled, "--distill", distillTemperature, distillWeight);
             if (distilled)
                 foreach (var n in ns)
-                    if (qs.Any(q => q != "fp") && !qs.Contains("fp") && !File.Exists(Path.Combine(dir, $"fp-{n}.ckpt")))
+                    if (qs.Any(q => q != "fp") && !qs.Contains("fp") && seedList.Any(s => !File.Exists(Path.Combine(SeedDir(s), $"fp-{n}.ckpt"))))
                         throw new UserInputException($"--distill: the quantized rows with {n} normalization distil from the full-precision one: add fp to --quantizers");
             // Acceptance rows first: full precision and LAT/LAQ2 with layer norm and without, then the rest.
             var order = new List<(string Q, string N)>();
@@ -76,15 +82,6 @@ public static class LstmSweepCommand
             foreach (var q in qs)
                 foreach (var n in ns)
                     if (!order.Contains((q, n))) order.Add((q, n));
-            // What a result depends on besides its quantizer and normalization; a result present in --out is reused only
-            // when it was trained with the same options (an older result without them is reused as before).
-            var options = new JsonObject
-            {
-                ["data"] = parse.GetValue(data) is { } d ? Path.GetFullPath(d) : "moby-dick", ["hidden"] = parse.GetValue(hidden),
-                ["layers"] = parse.GetValue(layers), ["epochs"] = training.Epochs, ["batch_size"] = training.BatchSize,
-                ["bptt"] = parse.GetValue(bptt), ["lr"] = training.LearningRate, ["clip"] = parse.GetValue(clip),
-                ["limit"] = training.Limit, ["seed"] = training.Seed,
-            };
             // Every recipe must exist before the first configuration trains (not after an hour of training).
             if (!parse.GetValue(tableOnly))
                 foreach (var q in order.Select(o => o.Q).Distinct().Where(q => q != "fp"))
@@ -94,48 +91,96 @@ public static class LstmSweepCommand
                 }
             Directory.CreateDirectory(dir); // only once the options are known to be valid
             if (!parse.GetValue(tableOnly))
+                // Seed by seed, so that an interrupted multi-seed sweep has whole seeds rather than whole rows.
+                foreach (int s in seedList)
+                    TrainSeed(SeedDir(s), training with { Seed = s }, order, parse.GetValue(recipes)!, parse.GetValue(data), parse.GetValue(hidden),
+                        parse.GetValue(layers), parse.GetValue(bptt), parse.GetValue(clip), distilled, output);
+            foreach (int s in seedList)
             {
-                foreach (var (q, n) in order)
-                {
-                    string resultPath = Path.Combine(dir, $"{q}-{n}.json");
-                    // Distillation is part of a quantized row's options (null: trained without), not of the full-precision rows.
-                    var rowOptions = (JsonObject)options.DeepClone();
-                    if (q != "fp")
-                        rowOptions["distill"] = distilled
-                            ? new JsonObject { ["temperature"] = training.DistillTemperature, ["weight"] = training.DistillWeight, ["teacher"] = $"fp-{n}" }
-                            : null;
-                    if (File.Exists(resultPath))
-                    {
-                        CheckSameOptions(resultPath, rowOptions);
-                        output.Info($"{q}-{n}: result present, reused");
-                        continue;
-                    }
-                    string? recipe = q == "fp" ? null : Path.Combine(parse.GetValue(recipes)!, $"char-lstm-{q}.yaml");
-                    var job = new LanguageModelJob(training, parse.GetValue(bptt), parse.GetValue(clip), parse.GetValue(hidden), parse.GetValue(layers),
-                        CharLstmConfig.ParseNormalization(n), recipe, distilled && q != "fp" ? Path.Combine(dir, $"fp-{n}.ckpt") : null);
-                    var started = DateTime.UtcNow;
-                    var outcome = LanguageModelTraining.Train(job, parse.GetValue(data), Path.Combine(dir, $"{q}-{n}.ckpt"), Path.Combine(dir, $"{q}-{n}.slim"),
-                        null, null, output, new TrainingProgressDisplay(output));
-                    var r = outcome.Result;
-                    var result = new JsonObject
-                    {
-                        ["model"] = "char-lstm", ["data"] = outcome.Corpus.Name, ["hidden"] = job.Hidden, ["layers"] = job.Layers, ["normalization"] = n,
-                        ["method"] = outcome.Method, ["epochs"] = r.Epochs.Count, ["validation_bpc"] = r.ValidationBpc, ["test_bpc"] = r.TestBpc,
-                        ["slim_bytes"] = outcome.SlimBytes, ["seconds_per_epoch"] = r.Epochs.Count > 0 ? r.Epochs.Average(e => e.Seconds) : 0,
-                        ["seconds"] = (DateTime.UtcNow - started).TotalSeconds, ["options"] = rowOptions,
-                    };
-                    Format.AtomicFile.WriteAllBytes(resultPath, Encoding.UTF8.GetBytes(result.ToJsonString()));
-                    output.Info($"{q}-{n}: test {r.TestBpc:F4} bpc");
-                }
+                if (!Directory.Exists(SeedDir(s))) continue;
+                var table = Table(SeedDir(s), qs, ns);
+                Format.AtomicFile.WriteAllBytes(Path.Combine(SeedDir(s), "bpc.md"), Encoding.UTF8.GetBytes(table.Markdown));
+                Format.AtomicFile.WriteAllBytes(Path.Combine(SeedDir(s), "bpc.csv"), Encoding.UTF8.GetBytes(table.Csv));
+                if (!multi)
+                    output.Result(new { @out = dir, table = Path.Combine(dir, "bpc.md"), rows = table.Rows },
+                        console => console.WriteLine(table.Markdown, Spectre.Console.Style.Plain));
             }
-            var table = Table(dir, qs, ns);
-            Format.AtomicFile.WriteAllBytes(Path.Combine(dir, "bpc.md"), Encoding.UTF8.GetBytes(table.Markdown));
-            Format.AtomicFile.WriteAllBytes(Path.Combine(dir, "bpc.csv"), Encoding.UTF8.GetBytes(table.Csv));
-            output.Result(new { @out = dir, table = Path.Combine(dir, "bpc.md"), rows = table.Rows },
-                console => console.WriteLine(table.Markdown, Spectre.Console.Style.Plain));
+            if (multi)
+            {
+                var table = SeedTable(dir, seedList, qs, ns);
+                Format.AtomicFile.WriteAllBytes(Path.Combine(dir, "bpc.md"), Encoding.UTF8.GetBytes(table.Markdown));
+                Format.AtomicFile.WriteAllBytes(Path.Combine(dir, "bpc.csv"), Encoding.UTF8.GetBytes(table.Csv));
+                output.Result(new { @out = dir, table = Path.Combine(dir, "bpc.md"), seeds = seedList, rows = table.Rows },
+                    console => console.WriteLine(table.Markdown, Spectre.Console.Style.Plain));
+            }
             return ExitCodes.Ok;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// Trains every configuration of <paramref name="order"/> with one seed into <paramref name="dir"/>, reusing a result
+    /// already there when it was trained with the same options.
+    /// </summary>
+    private static void TrainSeed(string dir, TrainerOptions training, List<(string Q, string N)> order, string recipes, string? data, int hidden, int layers,
+        int bptt, double clip, bool distilled, CliOutput output)
+    {
+        Directory.CreateDirectory(dir);
+        // What a result depends on besides its quantizer and normalization; a result present in --out is reused only
+        // when it was trained with the same options (an older result without them is reused as before).
+        var options = new JsonObject
+        {
+            ["data"] = data is { } d ? Path.GetFullPath(d) : "moby-dick", ["hidden"] = hidden,
+            ["layers"] = layers, ["epochs"] = training.Epochs, ["batch_size"] = training.BatchSize,
+            ["bptt"] = bptt, ["lr"] = training.LearningRate, ["clip"] = clip,
+            ["limit"] = training.Limit, ["seed"] = training.Seed,
+        };
+        foreach (var (q, n) in order)
+        {
+            string resultPath = Path.Combine(dir, $"{q}-{n}.json");
+            // Distillation is part of a quantized row's options (null: trained without), not of the full-precision rows.
+            var rowOptions = (JsonObject)options.DeepClone();
+            if (q != "fp")
+                rowOptions["distill"] = distilled
+                    ? new JsonObject { ["temperature"] = training.DistillTemperature, ["weight"] = training.DistillWeight, ["teacher"] = $"fp-{n}" }
+                    : null;
+            if (File.Exists(resultPath))
+            {
+                CheckSameOptions(resultPath, rowOptions);
+                output.Info($"{q}-{n}, seed {training.Seed}: result present, reused");
+                continue;
+            }
+            string? recipe = q == "fp" ? null : Path.Combine(recipes, $"char-lstm-{q}.yaml");
+            var job = new LanguageModelJob(training, bptt, clip, hidden, layers,
+                CharLstmConfig.ParseNormalization(n), recipe, distilled && q != "fp" ? Path.Combine(dir, $"fp-{n}.ckpt") : null);
+            var started = DateTime.UtcNow;
+            var outcome = LanguageModelTraining.Train(job, data, Path.Combine(dir, $"{q}-{n}.ckpt"), Path.Combine(dir, $"{q}-{n}.slim"),
+                null, null, output, new TrainingProgressDisplay(output));
+            var r = outcome.Result;
+            var result = new JsonObject
+            {
+                ["model"] = "char-lstm", ["data"] = outcome.Corpus.Name, ["hidden"] = job.Hidden, ["layers"] = job.Layers, ["normalization"] = n,
+                ["method"] = outcome.Method, ["epochs"] = r.Epochs.Count, ["validation_bpc"] = r.ValidationBpc, ["test_bpc"] = r.TestBpc,
+                ["slim_bytes"] = outcome.SlimBytes, ["seconds_per_epoch"] = r.Epochs.Count > 0 ? r.Epochs.Average(e => e.Seconds) : 0,
+                ["seconds"] = (DateTime.UtcNow - started).TotalSeconds, ["options"] = rowOptions,
+            };
+            Format.AtomicFile.WriteAllBytes(resultPath, Encoding.UTF8.GetBytes(result.ToJsonString()));
+            output.Info($"{q}-{n}, seed {training.Seed}: test {r.TestBpc:F4} bpc");
+        }
+    }
+
+    /// <summary>Parses <c>--seeds</c>: a comma-separated list of distinct integers.</summary>
+    private static List<int> ParseSeeds(string text)
+    {
+        var list = new List<int>();
+        foreach (var item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(item, NumberStyles.Integer, CultureInfo.InvariantCulture, out int s)) throw new UserInputException($"--seeds: '{item}' is not an integer");
+            if (list.Contains(s)) throw new UserInputException($"--seeds: {s} is given twice");
+            list.Add(s);
+        }
+        if (list.Count == 0) throw new UserInputException("--seeds: empty list");
+        return list;
     }
 
     /// <summary>Stops with one line when a result in the output folder was trained with other options than this run's.</summary>
@@ -158,6 +203,69 @@ public static class LstmSweepCommand
         foreach (var i in items)
             if (!known.Contains(i)) throw new UserInputException($"{option}: unknown '{i}' (expected some of: {string.Join(", ", known)})");
         return known.Where(items.Contains).ToList();
+    }
+
+    /// <summary>One configuration over several seeds: the test BPC per seed (null: not run) and the mean when every seed ran.</summary>
+    public sealed record SeedRow(string Quantizer, string Normalization, IReadOnlyList<double?> TestBpc, double? Mean, double? MeanVsFullPrecision);
+
+    /// <summary>
+    /// The multi-seed table: the mean test BPC over the seeds (in brackets the mean difference to full precision with the same
+    /// normalization and seed), then every seed's figure; a mean is shown only when every seed of the configuration ran.
+    /// </summary>
+    public static (string Markdown, string Csv, List<SeedRow> Rows) SeedTable(string dir, IReadOnlyList<int> seeds, IReadOnlyList<string> qs, IReadOnlyList<string> ns)
+    {
+        var perSeed = seeds.Select(s => Table(Path.Combine(dir, $"seed-{s}"), qs, ns).Rows).ToList();
+        double? Bpc(int i, string q, string n) => perSeed[i].First(r => r.Quantizer == q && r.Normalization == n).TestBpc;
+        var rows = new List<SeedRow>();
+        foreach (var q in qs)
+            foreach (var n in ns)
+            {
+                var values = seeds.Select((_, i) => Bpc(i, q, n)).ToList();
+                bool all = values.All(v => v is not null);
+                bool allFp = seeds.Select((_, i) => Bpc(i, "fp", n)).All(v => v is not null);
+                rows.Add(new SeedRow(q, n, values, all ? values.Average() : null,
+                    q != "fp" && all && allFp ? seeds.Select((_, i) => Bpc(i, q, n)!.Value - Bpc(i, "fp", n)!.Value).Average() : null));
+            }
+        var ci = CultureInfo.InvariantCulture;
+        string Name(string q) => q == "fp" ? "full precision" : q.ToUpperInvariant().Replace("LATE", "LAT (exact)");
+        var md = new StringBuilder();
+        md.Append("| weights | ").Append(string.Join(" | ", ns)).Append(" |\n|---|").Append(string.Concat(ns.Select(_ => "---|"))).Append('\n');
+        foreach (var q in qs)
+        {
+            md.Append("| ").Append(Name(q)).Append(" |");
+            foreach (var n in ns)
+            {
+                var r = rows.First(x => x.Quantizer == q && x.Normalization == n);
+                int ran = r.TestBpc.Count(v => v is not null);
+                md.Append(' ').Append(r.Mean is null ? ran == 0 ? "not run" : $"{ran} of {seeds.Count} seeds"
+                    : r.MeanVsFullPrecision is { } g ? string.Format(ci, "{0:F3} ({1:+0.000;-0.000})", r.Mean, g) : string.Format(ci, "{0:F3}", r.Mean)).Append(" |");
+            }
+            md.Append('\n');
+        }
+        md.Append(string.Format(ci, "\nMean test bits per character over seeds {0}; in brackets the mean difference to full precision with the same normalization and seed.\n\n",
+            string.Join(", ", seeds)));
+        md.Append("| weights | normalization | ").Append(string.Join(" | ", seeds.Select(s => $"seed {s}"))).Append(" | mean |\n|---|---|")
+          .Append(string.Concat(seeds.Select(_ => "---|"))).Append("---|\n");
+        foreach (var r in rows.Where(r => r.TestBpc.Any(v => v is not null)))
+        {
+            md.Append("| ").Append(Name(r.Quantizer)).Append(" | ").Append(r.Normalization).Append(" |");
+            for (int i = 0; i < seeds.Count; i++)
+            {
+                var v = r.TestBpc[i];
+                var fp = Bpc(i, "fp", r.Normalization);
+                md.Append(' ').Append(v is null ? "not run" : r.Quantizer != "fp" && fp is not null
+                    ? string.Format(ci, "{0:F3} ({1:+0.000;-0.000})", v, v - fp) : string.Format(ci, "{0:F3}", v)).Append(" |");
+            }
+            md.Append(' ').Append(r.Mean is null ? "–" : r.MeanVsFullPrecision is { } g
+                ? string.Format(ci, "**{0:F3} ({1:+0.000;-0.000})**", r.Mean, g) : string.Format(ci, "**{0:F3}**", r.Mean)).Append(" |\n");
+        }
+        md.Append("\nTest bits per character of every seed; in brackets the difference to full precision with the same normalization and seed.\n");
+        var csv = new StringBuilder("seed,quantizer,normalization,test_bpc,validation_bpc,slim_bytes,seconds_per_epoch\n");
+        for (int i = 0; i < seeds.Count; i++)
+            foreach (var r in perSeed[i])
+                csv.Append(string.Format(ci, "{0},{1},{2},{3},{4},{5},{6}\n", seeds[i], r.Quantizer, r.Normalization, r.TestBpc?.ToString("R", ci),
+                    r.ValidationBpc?.ToString("R", ci), r.SlimBytes, r.SecondsPerEpoch?.ToString("F1", ci)));
+        return (md.ToString(), csv.ToString(), rows);
     }
 
     /// <summary>One row of the table: the test BPC of a configuration, or null when it was not run.</summary>

@@ -70,6 +70,40 @@ public class LanguageModelCliTests : IDisposable
         Assert.Equal(2, File.ReadAllLines(ckpt + ".jsonl").Length);
     }
 
+    [Fact]
+    public void RunMeasuresTheTestBpcWithTheRuntimeAsTrainingDid()
+    {
+        var data = Write("proverb.txt", Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("a stitch in time saves nine; many hands make light work. ", 120))));
+        var slim = Path.Combine(_dir.FullName, "lm.slim");
+        var r = CliRunner.Run(_dir.FullName, "train", "--model", "char-lstm", "--data", data, "--hidden", "16", "--norm", "layer", "--bptt", "10",
+            "--batch-size", "6", "--epochs", "1", "--lr", "0.01", "--recipe", Path.Combine(Recipes, "char-lstm-laq2.yaml"), "--out", Path.Combine(_dir.FullName, "lm.ckpt"),
+            "--slim", slim, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        double trained;
+        using (var doc = JsonDocument.Parse(r.Stdout)) trained = doc.RootElement.GetProperty("test_bpc").GetDouble();
+
+        var run = CliRunner.Run(_dir.FullName, "run", slim, "--data", data, "--json");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using (var doc = JsonDocument.Parse(run.Stdout))
+        {
+            var root = doc.RootElement;
+            Assert.Equal(6, root.GetProperty("streams").GetInt32()); // the streams training measured with, read from the file
+            Assert.Equal(trained, root.GetProperty("source_test_bpc").GetDouble());
+            Assert.InRange(Math.Abs(root.GetProperty("test_bpc").GetDouble() - trained), 0, 1e-5);
+        }
+        // Other streams cut the text elsewhere: a different (but valid) figure.
+        var one = CliRunner.Run(_dir.FullName, "run", slim, "--data", data, "--batch-size", "1", "--json");
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        using (var doc = JsonDocument.Parse(one.Stdout))
+        {
+            Assert.Equal(1, doc.RootElement.GetProperty("streams").GetInt32());
+            Assert.NotEqual(trained, doc.RootElement.GetProperty("test_bpc").GetDouble(), 6);
+        }
+        AssertOneLineError(CliRunner.Run(_dir.FullName, "run", slim, "--data", Write("other.txt", Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("xyz qrs. ", 400))))),
+            "measure it on the text it was trained on");
+        AssertOneLineError(CliRunner.Run(_dir.FullName, "run", slim, "--data", data, "--torch-check"), "--torch-check is for image models");
+    }
+
     [Theory]
     [InlineData("char-lstm-lab.yaml", "Lab", 2)]
     [InlineData("char-lstm-late.yaml", "LatExact", 2)]

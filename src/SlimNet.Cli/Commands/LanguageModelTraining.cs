@@ -91,6 +91,10 @@ public static class LanguageModelTraining
     public const string VocabularyKey = "vocabulary";
     /// <summary>Metadata key of the test bits per character measured at training.</summary>
     public const string TestBpcKey = "source_test_bpc";
+    /// <summary>Metadata key: the number of parallel streams the test BPC was measured with.</summary>
+    public const string EvaluationStreamsKey = "evaluation_streams";
+    /// <summary>Metadata key: the training window (TBPTT length); it bounds the streams of a short test split.</summary>
+    public const string EvaluationWindowKey = "evaluation_window";
 
     /// <summary>Loads the corpus (<paramref name="dataFile"/> or the embedded Moby Dick) for windows of <paramref name="sequenceLength"/>.</summary>
     public static TextCorpus LoadCorpus(string? dataFile, int sequenceLength)
@@ -204,7 +208,7 @@ public static class LanguageModelTraining
             if (slimPath is not null)
             {
                 var quantized = quantizers.SelectMany(q => q.ExportAll()).ToDictionary(w => w.ParameterName, StringComparer.Ordinal);
-                var model = ToSlim(config, corpus, module, quantized, method, result);
+                var model = ToSlim(config, corpus, module, quantized, method, result, options);
                 slimBytes = SlimWriter.Write(model, slimPath).FileBytes;
             }
             return new LanguageModelOutcome(result, corpus, config, slimBytes, method);
@@ -247,7 +251,7 @@ public static class LanguageModelTraining
 
     /// <summary>The .slim model of a trained char-lstm: quantized weights as their smallest exact stored form, the rest float32.</summary>
     public static SlimModel ToSlim(CharLstmConfig config, TextCorpus corpus, CharLstmModule module, IReadOnlyDictionary<string, QuantizedWeights> quantized,
-        string method, LanguageModelResult result)
+        string method, LanguageModelResult result, LanguageModelOptions? options = null)
     {
         var graph = config.Graph();
         var values = SlimExporter.Capture(module);
@@ -263,6 +267,12 @@ public static class LanguageModelTraining
             ["normalization"] = CharLstmConfig.NormalizationName(config.Normalization),
             ["training"] = method,
         };
+        if (options is not null)
+        {
+            // How the test BPC above was measured, so that `slimnet run` can measure it the same way with the runtime.
+            metadata[EvaluationStreamsKey] = options.Training.BatchSize.ToString(CultureInfo.InvariantCulture);
+            metadata[EvaluationWindowKey] = options.SequenceLength.ToString(CultureInfo.InvariantCulture);
+        }
         var model = SlimExporter.Export(graph, values, new SlimExportOptions { Encoded = encoded, Metadata = metadata });
         return model;
     }

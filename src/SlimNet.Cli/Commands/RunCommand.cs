@@ -7,7 +7,8 @@ namespace SlimNet.Cli.Commands;
 
 /// <summary>
 /// <c>slimnet run FILE.slim</c>: test accuracy of a .slim model with the pure C# runtime (no TorchSharp). Inputs are
-/// normalized with the mean and std stored in the file at export, exactly as the trainer's data loader does.
+/// normalized with the mean and std stored in the file at export, exactly as the trainer's data loader does. A character
+/// language model is measured in test bits per character instead (<see cref="LanguageModelRun"/>).
 /// </summary>
 public static class RunCommand
 {
@@ -16,7 +17,8 @@ public static class RunCommand
     {
         var file = new Argument<string>("file") { Description = "The .slim file" };
         var data = CommonOptions.Data();
-        var batchSize = new Option<int>("--batch-size") { Description = "Examples per runtime batch", DefaultValueFactory = _ => 100 };
+        data.Description += "; for a language model: a UTF-8 text file (default: the embedded Moby Dick)";
+        var batchSize = new Option<int>("--batch-size") { Description = "Examples per runtime batch (language models: parallel test streams, default the number training measured with)", DefaultValueFactory = _ => 100 };
         var json = CommonOptions.Json();
         var torchCheck = new Option<bool>("--torch-check")
         {
@@ -29,6 +31,12 @@ public static class RunCommand
             int batch = parse.GetValue(batchSize);
             if (batch < 1 || batch > 65536) throw new UserInputException($"--batch-size must be in 1..65536, got {batch}");
             var slim = SlimModelFile.Open(parse.GetValue(file)!);
+            if (slim.Model.Metadata.ContainsKey(LanguageModelTraining.VocabularyKey))
+            {
+                if (parse.GetValue(torchCheck))
+                    throw new UserInputException("--torch-check is for image models; a language model's file stores the test BPC TorchSharp measured at training, and run compares with it");
+                return LanguageModelRun.Run(slim, parse.GetValue(data), parse.GetResult(batchSize) is { Implicit: false } ? batch : null, output);
+            }
             var session = slim.CreateSession(batch);
             var kind = slim.DatasetKind(session.OutputSize);
             string? dataDir = parse.GetValue(data);

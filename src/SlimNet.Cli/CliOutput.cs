@@ -29,6 +29,9 @@ public sealed class CliOutput
         {
             Out = new AnsiConsoleOutput(Silent ? TextWriter.Null : json ? Console.Error : Console.Out),
         });
+        // Written to a file or a pipe there is no terminal width: keep lines whole (a markdown table or a log line cut at
+        // 80 columns cannot be pasted or grepped) instead of Spectre's default of 80.
+        if (json ? Console.IsErrorRedirected : Console.IsOutputRedirected) Human.Profile.Width = 1000;
     }
 
     /// <summary>Set on MPI ranks other than 0: results, notes and progress are dropped (errors still reach stderr).</summary>

@@ -252,6 +252,11 @@ public class LanguageModelCliTests : IDisposable
         var partial = CliRunner.Run(_dir.FullName, [.. SweepArgs(dir, data, "layer"), "--seeds", "3,5,7", "--table-only"]);
         Assert.True(partial.ExitCode == 0, partial.Stderr);
         Assert.Contains("| full precision | 2 of 3 seeds |", File.ReadAllText(Path.Combine(dir, "bpc.md")));
+        // Printed to a pipe, the table's lines stay whole (no wrapping at 80 columns), so it can be pasted as markdown.
+        var printed = CliRunner.Run(_dir.FullName, [.. SweepArgs(dir, data, "layer").Where(a => a != "--json"), "--seeds", "3,5", "--table-only"]);
+        Assert.True(printed.ExitCode == 0, printed.Stderr);
+        Assert.Contains("Mean test bits per character over seeds 3, 5; in brackets the mean difference to full precision with the same normalization and seed.\n",
+            printed.Stdout.ReplaceLineEndings("\n"));
         AssertOneLineError(CliRunner.Run(_dir.FullName, [.. args, "--seed", "2"]), "--seed and --seeds: give one of them");
         AssertOneLineError(CliRunner.Run(_dir.FullName, [.. SweepArgs(dir, data, "layer"), "--seeds", "1,x"]), "--seeds: 'x' is not an integer");
         AssertOneLineError(CliRunner.Run(_dir.FullName, [.. SweepArgs(dir, data, "layer"), "--seeds", "4,4"]), "--seeds: 4 is given twice");

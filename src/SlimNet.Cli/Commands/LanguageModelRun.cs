@@ -22,8 +22,8 @@ public static class LanguageModelRun
         int streams = streamsOption ?? ReadInt(slim, meta, LanguageModelTraining.EvaluationStreamsKey) ?? 32;
         var corpus = LanguageModelTraining.LoadCorpus(dataFile, Math.Max(1, window));
         if (corpus.Vocabulary != vocabulary)
-            throw new UserInputException($"{slim.Path}: the model reads {TextCorpus.ParseVocabulary(vocabulary).Length} characters, " +
-                                         $"{corpus.Name} has {corpus.VocabularySize} others or in another order: measure it on the text it was trained on (--data FILE)");
+            throw new UserInputException($"{slim.Path}: the model's {TextCorpus.ParseVocabulary(vocabulary).Length} characters are not those of {corpus.Name} " +
+                                         $"({corpus.VocabularySize}): measure it on the text it was trained on (--data FILE)");
         var ids = corpus.Test;
         // As LanguageModelTrainer.Evaluate: fewer streams when the test split is short.
         streams = Math.Max(1, Math.Min(streams, (ids.Length - 1) / Math.Max(1, window)));

@@ -99,8 +99,7 @@ public static class LstmSweepCommand
             {
                 if (!Directory.Exists(SeedDir(s))) continue;
                 var table = Table(SeedDir(s), qs, ns);
-                Format.AtomicFile.WriteAllBytes(Path.Combine(SeedDir(s), "bpc.md"), Encoding.UTF8.GetBytes(table.Markdown));
-                Format.AtomicFile.WriteAllBytes(Path.Combine(SeedDir(s), "bpc.csv"), Encoding.UTF8.GetBytes(table.Csv));
+                WriteTable(SeedDir(s), table.Markdown, table.Csv);
                 if (!multi)
                     output.Result(new { @out = dir, table = Path.Combine(dir, "bpc.md"), rows = table.Rows },
                         console => console.WriteLine(table.Markdown, Spectre.Console.Style.Plain));
@@ -108,8 +107,7 @@ public static class LstmSweepCommand
             if (multi)
             {
                 var table = SeedTable(dir, seedList, qs, ns);
-                Format.AtomicFile.WriteAllBytes(Path.Combine(dir, "bpc.md"), Encoding.UTF8.GetBytes(table.Markdown));
-                Format.AtomicFile.WriteAllBytes(Path.Combine(dir, "bpc.csv"), Encoding.UTF8.GetBytes(table.Csv));
+                WriteTable(dir, table.Markdown, table.Csv);
                 output.Result(new { @out = dir, table = Path.Combine(dir, "bpc.md"), seeds = seedList, rows = table.Rows },
                     console => console.WriteLine(table.Markdown, Spectre.Console.Style.Plain));
             }
@@ -169,6 +167,21 @@ public static class LstmSweepCommand
         }
     }
 
+    /// <summary>Writes <c>bpc.md</c> and <c>bpc.csv</c> into <paramref name="dir"/>.</summary>
+    private static void WriteTable(string dir, string markdown, string csv)
+    {
+        Format.AtomicFile.WriteAllBytes(Path.Combine(dir, "bpc.md"), Encoding.UTF8.GetBytes(markdown));
+        Format.AtomicFile.WriteAllBytes(Path.Combine(dir, "bpc.csv"), Encoding.UTF8.GetBytes(csv));
+    }
+
+    /// <summary>A quantizer's name in the tables.</summary>
+    private static string DisplayName(string q) => q == "fp" ? "full precision" : q.ToUpperInvariant().Replace("LATE", "LAT (exact)");
+
+    /// <summary>A table cell: the BPC, with its difference to full precision in brackets when there is one.</summary>
+    private static string Cell(double value, double? vsFullPrecision) => vsFullPrecision is { } g
+        ? string.Format(CultureInfo.InvariantCulture, "{0:F3} ({1:+0.000;-0.000})", value, g)
+        : string.Format(CultureInfo.InvariantCulture, "{0:F3}", value);
+
     /// <summary>Parses <c>--seeds</c>: a comma-separated list of distinct integers.</summary>
     private static List<int> ParseSeeds(string text)
     {
@@ -227,18 +240,17 @@ public static class LstmSweepCommand
                     q != "fp" && all && allFp ? seeds.Select((_, i) => Bpc(i, q, n)!.Value - Bpc(i, "fp", n)!.Value).Average() : null));
             }
         var ci = CultureInfo.InvariantCulture;
-        string Name(string q) => q == "fp" ? "full precision" : q.ToUpperInvariant().Replace("LATE", "LAT (exact)");
         var md = new StringBuilder();
         md.Append("| weights | ").Append(string.Join(" | ", ns)).Append(" |\n|---|").Append(string.Concat(ns.Select(_ => "---|"))).Append('\n');
         foreach (var q in qs)
         {
-            md.Append("| ").Append(Name(q)).Append(" |");
+            md.Append("| ").Append(DisplayName(q)).Append(" |");
             foreach (var n in ns)
             {
                 var r = rows.First(x => x.Quantizer == q && x.Normalization == n);
                 int ran = r.TestBpc.Count(v => v is not null);
                 md.Append(' ').Append(r.Mean is null ? ran == 0 ? "not run" : $"{ran} of {seeds.Count} seeds"
-                    : r.MeanVsFullPrecision is { } g ? string.Format(ci, "{0:F3} ({1:+0.000;-0.000})", r.Mean, g) : string.Format(ci, "{0:F3}", r.Mean)).Append(" |");
+                    : Cell(r.Mean.Value, r.MeanVsFullPrecision)).Append(" |");
             }
             md.Append('\n');
         }
@@ -248,16 +260,14 @@ public static class LstmSweepCommand
           .Append(string.Concat(seeds.Select(_ => "---|"))).Append("---|\n");
         foreach (var r in rows.Where(r => r.TestBpc.Any(v => v is not null)))
         {
-            md.Append("| ").Append(Name(r.Quantizer)).Append(" | ").Append(r.Normalization).Append(" |");
+            md.Append("| ").Append(DisplayName(r.Quantizer)).Append(" | ").Append(r.Normalization).Append(" |");
             for (int i = 0; i < seeds.Count; i++)
             {
                 var v = r.TestBpc[i];
                 var fp = Bpc(i, "fp", r.Normalization);
-                md.Append(' ').Append(v is null ? "not run" : r.Quantizer != "fp" && fp is not null
-                    ? string.Format(ci, "{0:F3} ({1:+0.000;-0.000})", v, v - fp) : string.Format(ci, "{0:F3}", v)).Append(" |");
+                md.Append(' ').Append(v is null ? "not run" : Cell(v.Value, r.Quantizer != "fp" ? v - fp : null)).Append(" |");
             }
-            md.Append(' ').Append(r.Mean is null ? "–" : r.MeanVsFullPrecision is { } g
-                ? string.Format(ci, "**{0:F3} ({1:+0.000;-0.000})**", r.Mean, g) : string.Format(ci, "**{0:F3}**", r.Mean)).Append(" |\n");
+            md.Append(' ').Append(r.Mean is null ? "–" : $"**{Cell(r.Mean.Value, r.MeanVsFullPrecision)}**").Append(" |\n");
         }
         md.Append("\nTest bits per character of every seed; in brackets the difference to full precision with the same normalization and seed.\n");
         var csv = new StringBuilder("seed,quantizer,normalization,test_bpc,validation_bpc,slim_bytes,seconds_per_epoch\n");
@@ -294,13 +304,12 @@ public static class LstmSweepCommand
           .Append("\n|---|").Append(string.Concat(ns.Select(_ => "---|"))).Append(gap ? "---|" : "").Append('\n');
         foreach (var q in qs)
         {
-            md.Append("| ").Append(q == "fp" ? "full precision" : q.ToUpperInvariant().Replace("LATE", "LAT (exact)")).Append(" |");
+            md.Append("| ").Append(DisplayName(q)).Append(" |");
             foreach (var n in ns)
             {
                 var v = Bpc(q, n);
                 var fp = Bpc("fp", n);
-                md.Append(' ').Append(v is null ? "not run" : q != "fp" && fp is not null
-                    ? string.Format(ci, "{0:F3} ({1:+0.000;-0.000})", v, v - fp) : string.Format(ci, "{0:F3}", v)).Append(" |");
+                md.Append(' ').Append(v is null ? "not run" : Cell(v.Value, q != "fp" ? v - fp : null)).Append(" |");
             }
             if (gap)
             {

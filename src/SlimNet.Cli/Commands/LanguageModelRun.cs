@@ -3,6 +3,7 @@ using System.Globalization;
 using SlimNet.Compression.Export;
 using SlimNet.Runtime;
 using SlimNet.Training.Data;
+using SlimNet.Training.Trainer;
 
 namespace SlimNet.Cli.Commands;
 
@@ -20,20 +21,20 @@ public static class LanguageModelRun
         var vocabulary = meta[LanguageModelTraining.VocabularyKey];
         int window = ReadInt(slim, meta, LanguageModelTraining.EvaluationWindowKey) ?? 1;
         int streams = streamsOption ?? ReadInt(slim, meta, LanguageModelTraining.EvaluationStreamsKey) ?? 32;
-        var corpus = LanguageModelTraining.LoadCorpus(dataFile, Math.Max(1, window));
+        var corpus = LanguageModelTraining.LoadCorpus(dataFile, window);
         if (corpus.Vocabulary != vocabulary)
             throw new UserInputException($"{slim.Path}: the model's {TextCorpus.ParseVocabulary(vocabulary).Length} characters are not those of {corpus.Name} " +
                                          $"({corpus.VocabularySize}): measure it on the text it was trained on (--data FILE)");
         var ids = corpus.Test;
-        // As LanguageModelTrainer.Evaluate: fewer streams when the test split is short.
-        streams = Math.Max(1, Math.Min(streams, (ids.Length - 1) / Math.Max(1, window)));
+        int streamLength;
+        (streams, streamLength) = LanguageModelTrainer.EvaluationLayout(ids.Length, streams, window); // as training measured it
+        if (streamLength < 1) throw new UserInputException($"{corpus.Name}: {ids.Length} test characters are too few to evaluate");
         var session = slim.CreateSession(streams);
         if (!session.IsRecurrent || session.InputSize != corpus.VocabularySize || session.OutputSize != corpus.VocabularySize)
             throw new UserInputException($"{slim.Path}: expected a recurrent model with {corpus.VocabularySize} inputs and outputs");
-        int streamLength = (ids.Length - 1) / streams;
         var sw = Stopwatch.StartNew();
         var (bpc, accuracy) = RunCommand.Progress(output, $"running {slim.Model.Graph.Name} on {corpus.Name}", streamLength,
-            report => Evaluate(session, ids, streams, report));
+            report => Evaluate(session, ids, streams, streamLength, report));
         sw.Stop();
         double? source = double.TryParse(meta.GetValueOrDefault(LanguageModelTraining.TestBpcKey), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) ? s : null;
         long characters = (long)streams * streamLength;
@@ -58,15 +59,14 @@ public static class LanguageModelRun
     }
 
     /// <summary>
-    /// Bits per character of the runtime on <paramref name="ids"/>: the text cut into <paramref name="streams"/> contiguous
-    /// streams of (length − 1) / streams characters, all read in one batch from a zero state, every character but the first of
-    /// each stream predicted once (log-softmax in double). Also returns the arg-max accuracy.
+    /// Bits per character of the runtime on <paramref name="ids"/> cut into <paramref name="streams"/> contiguous streams of
+    /// <paramref name="streamLength"/> characters (<see cref="LanguageModelTrainer.EvaluationLayout"/>), all read in one batch
+    /// from a zero state, every character but the first of each stream predicted once (log-softmax in double). Also returns
+    /// the arg-max accuracy.
     /// </summary>
-    public static (double Bpc, double Accuracy) Evaluate(InferenceSession session, int[] ids, int streams, Action<int>? report = null)
+    public static (double Bpc, double Accuracy) Evaluate(InferenceSession session, int[] ids, int streams, int streamLength, Action<int>? report = null)
     {
         int v = session.InputSize;
-        int streamLength = (ids.Length - 1) / streams;
-        if (streamLength < 1) throw new UserInputException($"{ids.Length} characters are too few to evaluate in {streams} streams");
         var input = new float[streams * v];
         var logits = new float[streams * v];
         double nats = 0;

@@ -250,8 +250,7 @@ public sealed class LanguageModelTrainer
         try
         {
             using var noGrad = torch.no_grad();
-            streams = Math.Max(1, Math.Min(streams, (ids.Length - 1) / Math.Max(1, sequenceLength)));
-            int streamLength = (ids.Length - 1) / streams;
+            (streams, int streamLength) = EvaluationLayout(ids.Length, streams, sequenceLength);
             if (streamLength < 1) throw new ArgumentException($"{ids.Length} characters are too few to evaluate");
             using var inputs = StreamMatrix(ids, streams, streamLength, 0);
             using var targets = StreamMatrix(ids, streams, streamLength, 1);
@@ -278,6 +277,17 @@ public sealed class LanguageModelTrainer
         {
             if (wasTraining) module.train();
         }
+    }
+
+    /// <summary>
+    /// How <see cref="Evaluate"/> cuts a text of <paramref name="length"/> characters: into <paramref name="streams"/> contiguous
+    /// streams (fewer when the text holds less than one <paramref name="sequenceLength"/> window per stream) of
+    /// (length − 1) / streams characters each; stream s starts at s · streamLength. The runtime's evaluation uses the same cut.
+    /// </summary>
+    public static (int Streams, int StreamLength) EvaluationLayout(int length, int streams, int sequenceLength)
+    {
+        streams = Math.Max(1, Math.Min(streams, (length - 1) / Math.Max(1, sequenceLength)));
+        return (streams, (length - 1) / streams);
     }
 
     /// <summary>Replaces each state tensor by the window's final one, kept beyond the step's dispose scope.</summary>
